@@ -1,0 +1,171 @@
+//! Command-line flags, named after the Prometheus exporter conventions
+//! (`--web.listen-address`, `--log.level`), each with the environment variable a user
+//! would reach for where one fits.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::simulator::SimulateArgs;
+
+#[derive(Parser, Debug)]
+#[command(name = "metrics-server-prom", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub exporter: ExporterArgs,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve a simulated Kubernetes API (pods, nodes, metrics.k8s.io) on loopback.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExporterArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Address to serve /metrics, /healthz and /readyz on.
+    #[arg(
+        long = "web.listen-address",
+        env = "WEB_LISTEN_ADDRESS",
+        default_value = "0.0.0.0:9100"
+    )]
+    pub listen_address: SocketAddr,
+
+    /// Path under which the metrics are served.
+    #[arg(
+        long = "web.telemetry-path",
+        env = "WEB_TELEMETRY_PATH",
+        default_value = "/metrics",
+        value_parser = parse_telemetry_path
+    )]
+    pub telemetry_path: String,
+
+    /// Longest a metrics API read may take, connection included; keep it below
+    /// Prometheus' scrape_timeout (10s by default).
+    #[arg(
+        long = "metrics.timeout",
+        env = "METRICS_TIMEOUT",
+        default_value = "8s",
+        value_parser = parse_duration
+    )]
+    pub metrics_timeout: Duration,
+
+    /// Start a simulated cluster in-process and export its metrics (no cluster needed).
+    #[arg(long)]
+    pub simulate: bool,
+}
+
+/// Where the cluster is and who we are in it.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterArgs {
+    /// Kubeconfig file. Without it: $KUBECONFIG, then /etc/kube/config, then
+    /// ~/.kube/config, then the in-cluster service account.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long, env = "KUBE_CONTEXT")]
+    pub context: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LogArgs {
+    /// Log level (error, warn, info, debug, trace); without it RUST_LOG, else info.
+    #[arg(long = "log.level", global = true)]
+    pub level: Option<LogLevel>,
+
+    /// Log line format.
+    #[arg(
+        long = "log.format",
+        env = "LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_telemetry_path(path: &str) -> Result<String, String> {
+    if path.starts_with('/') && path.len() > 1 {
+        Ok(path.to_owned())
+    } else {
+        Err("must start with '/' and name a path other than '/'".to_owned())
+    }
+}
+
+/// Durations as Prometheus writes them: `500ms`, `8s`, `2m`, `1h`, or a plain number
+/// of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 8s, 2m or 1h"))?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(format!("{text:?} has an unknown unit (ms, s, m, h)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("8s"), Ok(Duration::from_secs(8)));
+        assert_eq!(parse_duration("8"), Ok(Duration::from_secs(8)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("8 s").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("1d").is_err());
+    }
+
+    #[test]
+    fn defaults_follow_the_original_interface() {
+        let cli = Cli::try_parse_from(["metrics-server-prom"]).unwrap();
+        assert_eq!(cli.exporter.listen_address.port(), 9100);
+        assert_eq!(cli.exporter.telemetry_path, "/metrics");
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn telemetry_path_must_be_absolute() {
+        let bad = Cli::try_parse_from(["metrics-server-prom", "--web.telemetry-path", "metrics"]);
+        assert!(bad.is_err());
+    }
+}

@@ -1,0 +1,83 @@
+//! The default command: connect, start the pod watch, and serve scrapes until a
+//! shutdown signal.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::client::Connection;
+use crate::config::ExporterArgs;
+use crate::metrics_api::{MetricsApi, GROUP};
+use crate::pod_index::PodIndex;
+use crate::scrape::Scraper;
+use crate::self_metrics::SelfMetrics;
+use crate::{http, simulator};
+
+pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
+    let simulated = match args.simulate {
+        true => Some(simulator::start(&simulator::SimulateArgs::default()).await?),
+        false => None,
+    };
+    let connection = match &simulated {
+        Some(cluster) => Connection::unauthenticated(cluster.url(), "simulated")?,
+        None => Connection::resolve(&args.cluster).await?,
+    };
+
+    let api = MetricsApi::new(connection.metrics_client(args.metrics_timeout)?, args.metrics_timeout);
+    let identity = &connection.identity;
+    match api.discover().await {
+        Ok(version) => tracing::info!(
+            server = %identity.server,
+            context = %identity.context,
+            user = %identity.user,
+            source = %identity.source,
+            metrics_api = %format!("{GROUP}/{version}"),
+            "connected; {GROUP} is served"
+        ),
+        Err(error) => tracing::warn!(
+            server = %identity.server,
+            context = %identity.context,
+            user = %identity.user,
+            source = %identity.source,
+            %error,
+            "connected; {GROUP} is not available yet (is metrics-server installed?)"
+        ),
+    }
+
+    let pods = PodIndex::spawn(connection.watch_client()?);
+    let scraper = Arc::new(Scraper::new(api, pods.clone(), SelfMetrics::new(), args.metrics_timeout));
+    let listener = TcpListener::bind(args.listen_address)
+        .await
+        .with_context(|| format!("listening on {}", args.listen_address))?;
+    tracing::info!(
+        "listening on http://{}{}",
+        listener.local_addr()?,
+        args.telemetry_path
+    );
+    let router = http::router(scraper, pods, &args.telemetry_path);
+    http::serve(listener, router, shutdown_signal()).await?;
+    tracing::info!("shut down");
+    if let Some(cluster) = simulated {
+        cluster.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,88 @@
+//! The HTTP surface, on axum: the metrics endpoint (gzip when the client accepts it),
+//! `/healthz` (the process is alive), `/readyz` (the pod index has synced) and a small
+//! landing page.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+
+use crate::exposition::Format;
+use crate::pod_index::PodIndex;
+use crate::scrape::Scraper;
+
+#[derive(Clone)]
+struct AppState {
+    scraper: Arc<Scraper>,
+    pods: PodIndex,
+    telemetry_path: Arc<str>,
+}
+
+pub fn router(scraper: Arc<Scraper>, pods: PodIndex, telemetry_path: &str) -> Router {
+    let state = AppState {
+        scraper,
+        pods,
+        telemetry_path: telemetry_path.into(),
+    };
+    Router::new()
+        .route(telemetry_path, get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/", get(landing_page))
+        .layer(CompressionLayer::new())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(accept);
+    let snapshot = Arc::new(state.scraper.scrape().await);
+    let scraper = state.scraper.clone();
+    // Rendering hundreds of thousands of series is CPU work: keep it off the reactor.
+    match tokio::task::spawn_blocking(move || scraper.render(format, snapshot)).await {
+        Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "rendering metrics failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "rendering metrics failed\n").into_response()
+        }
+    }
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.pods.is_synced() {
+        "ok\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "pod index not synced yet\n").into_response()
+    }
+}
+
+async fn landing_page(State(state): State<AppState>) -> Html<String> {
+    let path = &state.telemetry_path;
+    Html(format!(
+        "<!DOCTYPE html>\n<html><head><title>metrics-server-prom</title></head><body>\n\
+         <h1>metrics-server-prom</h1>\n\
+         <p>Kubernetes resource metrics (metrics.k8s.io) for Prometheus, {version}.</p>\n\
+         <ul>\n<li><a href=\"{path}\">{path}</a>: metrics</li>\n\
+         <li><a href=\"/healthz\">/healthz</a>: liveness</li>\n\
+         <li><a href=\"/readyz\">/readyz</a>: readiness (pod index synced)</li>\n</ul>\n\
+         </body></html>\n",
+        version = env!("CARGO_PKG_VERSION"),
+    ))
+}
