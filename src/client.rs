@@ -112,7 +112,10 @@ impl Connection {
     ) -> anyhow::Result<Self> {
         let context_name = match context.or_else(|| kubeconfig.current_context.clone()) {
             Some(name) => name,
-            None => bail!("{source} sets no current-context; pick one with --context or KUBE_CONTEXT ({})", list_contexts(&kubeconfig)),
+            None => bail!(
+                "{source} sets no current-context; pick one with --context or KUBE_CONTEXT ({})",
+                list_contexts(&kubeconfig)
+            ),
         };
         let Some(named) = kubeconfig.contexts.iter().find(|c| c.name == context_name) else {
             bail!(
@@ -192,7 +195,11 @@ impl Connection {
 }
 
 fn list_contexts(kubeconfig: &Kubeconfig) -> String {
-    let names: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+    let names: Vec<&str> = kubeconfig
+        .contexts
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     if names.is_empty() {
         "no contexts".to_owned()
     } else {

@@ -24,7 +24,10 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
         None => Connection::resolve(&args.cluster).await?,
     };
 
-    let api = MetricsApi::new(connection.metrics_client(args.metrics_timeout)?, args.metrics_timeout);
+    let api = MetricsApi::new(
+        connection.metrics_client(args.metrics_timeout)?,
+        args.metrics_timeout,
+    );
     let identity = &connection.identity;
     match api.discover().await {
         Ok(version) => tracing::info!(
@@ -46,7 +49,12 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
     }
 
     let pods = PodIndex::spawn(connection.watch_client()?);
-    let scraper = Arc::new(Scraper::new(api, pods.clone(), SelfMetrics::new(), args.metrics_timeout));
+    let scraper = Arc::new(Scraper::new(
+        api,
+        pods.clone(),
+        SelfMetrics::new(),
+        args.metrics_timeout,
+    ));
     let listener = TcpListener::bind(args.listen_address)
         .await
         .with_context(|| format!("listening on {}", args.listen_address))?;

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
@@ -100,7 +100,8 @@ fn encode_family<T: Series>(
     family: &Family<T>,
     records: &[T],
 ) -> Result<(), std::fmt::Error> {
-    let mut metric = encoder.encode_descriptor(family.name, family.help, None, MetricType::Gauge)?;
+    let mut metric =
+        encoder.encode_descriptor(family.name, family.help, None, MetricType::Gauge)?;
     for record in records {
         if let Some(value) = (family.value)(record) {
             let labels = record.labels();
@@ -124,11 +125,16 @@ fn openmetrics_to_text(openmetrics: &str) -> String {
             if lines.peek() == Some(&counter_type.as_str()) {
                 lines.next();
                 let rest = &help[name.len()..];
-                text.push_str(&format!("# HELP {name}_total{rest}\n# TYPE {name}_total counter\n"));
+                text.push_str(&format!(
+                    "# HELP {name}_total{rest}\n# TYPE {name}_total counter\n"
+                ));
                 continue;
             }
         }
-        if let Some(name) = line.strip_prefix("# TYPE ").and_then(|t| t.strip_suffix(" unknown")) {
+        if let Some(name) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|t| t.strip_suffix(" unknown"))
+        {
             text.push_str(&format!("# TYPE {name} untyped\n"));
             continue;
         }
@@ -144,7 +150,12 @@ mod tests {
     use crate::self_metrics::SelfMetrics;
     use crate::snapshot::{ContainerUsage, NodeUsage};
 
-    fn container(namespace: &str, pod: &str, cpu: Option<f64>, memory: Option<f64>) -> ContainerUsage {
+    fn container(
+        namespace: &str,
+        pod: &str,
+        cpu: Option<f64>,
+        memory: Option<f64>,
+    ) -> ContainerUsage {
         ContainerUsage {
             namespace: namespace.into(),
             pod: pod.into(),
@@ -194,17 +205,40 @@ mod tests {
     #[test]
     fn text_format_renders_values_in_base_units() {
         let out = render(Format::Text, sample(), SelfMetrics::new().registry());
-        assert!(out.contains("# TYPE kube_metrics_server_pod_cpu gauge\n"), "{out}");
+        assert!(
+            out.contains("# TYPE kube_metrics_server_pod_cpu gauge\n"),
+            "{out}"
+        );
         assert!(out.contains(
             "kube_metrics_server_pod_cpu{node=\"node-1\",pod=\"etcd\",ip=\"10.0.0.1\",container=\"app\",namespace=\"kube-system\"} 0.007\n"
         ), "{out}");
-        assert!(out.contains("pod=\"web-0\",ip=\"10.0.0.1\",container=\"app\",namespace=\"shop\"} 0.123456789\n"), "{out}");
+        assert!(
+            out.contains(
+                "pod=\"web-0\",ip=\"10.0.0.1\",container=\"app\",namespace=\"shop\"} 0.123456789\n"
+            ),
+            "{out}"
+        );
         assert!(out.contains("kube_metrics_server_pod_mem{node=\"node-1\",pod=\"etcd\",ip=\"10.0.0.1\",container=\"app\",namespace=\"kube-system\"} 128458752.0\n"), "{out}");
-        assert!(!out.contains("pod_mem{node=\"node-1\",pod=\"web-0\""), "absent memory is skipped: {out}");
-        assert!(out.contains("kube_metrics_server_node_cpu{node=\"node-1\"} 1.5\n"), "{out}");
-        assert!(out.contains("kube_metrics_server_node_mem{node=\"node-1\"} 1073741824.0\n"), "{out}");
-        assert!(out.contains("# TYPE kube_metrics_server_quantity_parse_errors_total counter\n"), "{out}");
-        assert!(out.contains("# HELP kube_metrics_server_quantity_parse_errors_total Usage quantities"), "{out}");
+        assert!(
+            !out.contains("pod_mem{node=\"node-1\",pod=\"web-0\""),
+            "absent memory is skipped: {out}"
+        );
+        assert!(
+            out.contains("kube_metrics_server_node_cpu{node=\"node-1\"} 1.5\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("kube_metrics_server_node_mem{node=\"node-1\"} 1073741824.0\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("# TYPE kube_metrics_server_quantity_parse_errors_total counter\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("# HELP kube_metrics_server_quantity_parse_errors_total Usage quantities"),
+            "{out}"
+        );
         assert!(!out.contains("# EOF"), "{out}");
     }
 
@@ -212,14 +246,24 @@ mod tests {
     fn openmetrics_ends_with_eof_and_declares_counters_by_family() {
         let out = render(Format::OpenMetrics, sample(), SelfMetrics::new().registry());
         assert!(out.ends_with("# EOF\n"), "{out}");
-        assert!(out.contains("# TYPE kube_metrics_server_quantity_parse_errors counter\n"), "{out}");
+        assert!(
+            out.contains("# TYPE kube_metrics_server_quantity_parse_errors counter\n"),
+            "{out}"
+        );
         assert!(out.contains("kube_metrics_server_quantity_parse_errors_total{resource=\"pod\",usage=\"cpu\"} 0\n"), "{out}");
     }
 
     #[test]
     fn failed_reads_export_no_usage_series() {
-        let out = render(Format::Text, Arc::new(Snapshot::default()), SelfMetrics::new().registry());
-        assert!(out.contains("# TYPE kube_metrics_server_pod_cpu gauge\n"), "{out}");
+        let out = render(
+            Format::Text,
+            Arc::new(Snapshot::default()),
+            SelfMetrics::new().registry(),
+        );
+        assert!(
+            out.contains("# TYPE kube_metrics_server_pod_cpu gauge\n"),
+            "{out}"
+        );
         assert!(!out.contains("kube_metrics_server_pod_cpu{"), "{out}");
         assert!(!out.contains("kube_metrics_server_node_mem{"), "{out}");
     }

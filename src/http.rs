@@ -60,7 +60,11 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
         Err(error) => {
             tracing::error!(%error, "rendering metrics failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "rendering metrics failed\n").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "rendering metrics failed\n",
+            )
+                .into_response()
         }
     }
 }
@@ -69,7 +73,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
     if state.pods.is_synced() {
         "ok\n".into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "pod index not synced yet\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "pod index not synced yet\n",
+        )
+            .into_response()
     }
 }
 

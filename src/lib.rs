@@ -7,23 +7,22 @@
 //!
 //! A scrape travels one path, and the modules are named after its steps:
 //!
-//! - [`config`]: command-line flags and their environment variables.
-//! - [`client`]: the kube client: kubeconfig or in-cluster identity, context, timeouts,
-//!   and discovery of the served `metrics.k8s.io` version.
-//! - [`metrics_api`]: one list of PodMetrics and one of NodeMetrics, decoded straight into
-//!   typed structs.
-//! - [`pod_index`]: a kube-runtime watch on pods, kept as (namespace, name) → (node, IP).
-//! - [`quantity`]: Kubernetes' `resource.Quantity` grammar, computed exactly.
-//! - [`snapshot`]: one read joined with the pod index, quantities parsed to base units.
-//! - [`families`]: the exported metric families, declared as data.
-//! - [`self_metrics`]: the exporter's own health counters and gauges.
-//! - [`exposition`]: OpenMetrics or classic text through prometheus-client.
-//! - [`scrape`]: one scrape: read, join, count, render.
-//! - [`http`]: the axum server: `/metrics`, `/healthz`, `/readyz`, `/`.
-//! - [`exporter`]: wires the above together for the default command.
-//! - [`simulator`]: a simulated cluster serving the API subset this exporter and
+//! - [`config`] — command-line flags and their environment variables.
+//! - [`client`] — the kube client: kubeconfig or in-cluster identity, context, timeouts.
+//! - [`metrics_api`] — discovery of the served `metrics.k8s.io` version, then one list of
+//!   PodMetrics and one of NodeMetrics per read, decoded straight into typed structs.
+//! - [`pod_index`] — a kube-runtime watch on pods, kept as (namespace, name) → (node, IP).
+//! - [`quantity`] — Kubernetes' `resource.Quantity` grammar, computed exactly.
+//! - [`snapshot`] — one read joined with the pod index, quantities parsed to base units.
+//! - [`families`] — the exported metric families, declared as data.
+//! - [`self_metrics`] — the exporter's own health counters and gauges.
+//! - [`exposition`] — OpenMetrics or classic text through prometheus-client.
+//! - [`scrape`] — one scrape: read, join, count, render.
+//! - [`http`] — the axum server: `/metrics`, `/healthz`, `/readyz`, `/`.
+//! - [`exporter`] — wires the above together for the default command.
+//! - [`simulator`] — a simulated cluster serving the API subset this exporter and
 //!   `kubectl top` use, for running and testing without a cluster.
-//! - [`telemetry`]: logging.
+//! - [`telemetry`] — logging.
 
 pub mod client;
 pub mod config;

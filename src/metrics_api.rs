@@ -112,7 +112,10 @@ pub enum ReadError {
     /// Could not connect or the connection broke.
     Transport(String),
     /// The server answered with an HTTP error status.
-    Status { code: u16, message: String },
+    Status {
+        code: u16,
+        message: String,
+    },
     /// The body was not a metrics list.
     Decode(String),
 }
@@ -171,10 +174,13 @@ impl MetricsApi {
         if let Some(version) = *self.version.lock().unwrap_or_else(|e| e.into_inner()) {
             return Ok(version);
         }
-        let group: ApiGroup = self.get(&format!("/apis/{GROUP}")).await.map_err(|e| match e {
-            ReadError::Status { code: 404, .. } => ReadError::NotServed,
-            other => other,
-        })?;
+        let group: ApiGroup = self
+            .get(&format!("/apis/{GROUP}"))
+            .await
+            .map_err(|e| match e {
+                ReadError::Status { code: 404, .. } => ReadError::NotServed,
+                other => other,
+            })?;
         let version = KNOWN_VERSIONS
             .into_iter()
             .find(|known| group.versions.iter().any(|v| v.version == *known))

@@ -87,7 +87,9 @@ async fn maintain(api: Api<PodPlacement>, pods: Arc<RwLock<Pods>>, synced: watch
                 *pods.write().unwrap_or_else(|e| e.into_inner()) = pods_now;
                 synced.send_replace(true);
             }
-            Ok(Event::Apply(pod)) => insert(&mut pods.write().unwrap_or_else(|e| e.into_inner()), pod),
+            Ok(Event::Apply(pod)) => {
+                insert(&mut pods.write().unwrap_or_else(|e| e.into_inner()), pod)
+            }
             Ok(Event::Delete(pod)) => {
                 let mut pods = pods.write().unwrap_or_else(|e| e.into_inner());
                 let (namespace, name) = pod.key();
@@ -196,9 +198,10 @@ mod tests {
 
     #[test]
     fn pending_pod_has_empty_placement() {
-        let pod: PodPlacement =
-            serde_json::from_str(r#"{"metadata":{"name":"p","namespace":"n"},"spec":{},"status":{}}"#)
-                .unwrap();
+        let pod: PodPlacement = serde_json::from_str(
+            r#"{"metadata":{"name":"p","namespace":"n"},"spec":{},"status":{}}"#,
+        )
+        .unwrap();
         let mut pods = Pods::new();
         insert(&mut pods, pod);
         assert_eq!(pods["n"]["p"], Placement::default());

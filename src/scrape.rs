@@ -39,12 +39,17 @@ impl Scraper {
     }
 
     pub async fn scrape(&self) -> Snapshot {
-        let sync = tokio::time::timeout(self.sync_wait, self.pods.synced());
-        let (pods, nodes, _) = tokio::join!(
+        let started = Instant::now();
+        let (pods, nodes) = tokio::join!(
             self.read(Resource::Pods, self.api.list_pods()),
             self.read(Resource::Nodes, self.api.list_nodes()),
-            sync,
         );
+        if pods.is_some() && !self.pods.is_synced() {
+            // Early scrapes: give the first pod list a chance, rather than export
+            // every pod without node and ip.
+            let remaining = self.sync_wait.saturating_sub(started.elapsed());
+            let _ = tokio::time::timeout(remaining, self.pods.synced()).await;
+        }
         self.metrics.set_up(pods.is_some() && nodes.is_some());
         let (snapshot, problems) = self
             .pods

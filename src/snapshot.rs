@@ -185,8 +185,20 @@ mod tests {
     #[test]
     fn joins_by_namespace_and_name_not_name_alone() {
         let index: HashMap<(&str, &str), Placement> = HashMap::from([
-            (("a", "web-0"), Placement { node: "n1".into(), ip: "10.0.0.1".into() }),
-            (("b", "web-0"), Placement { node: "n2".into(), ip: "10.0.0.2".into() }),
+            (
+                ("a", "web-0"),
+                Placement {
+                    node: "n1".into(),
+                    ip: "10.0.0.1".into(),
+                },
+            ),
+            (
+                ("b", "web-0"),
+                Placement {
+                    node: "n2".into(),
+                    ip: "10.0.0.2".into(),
+                },
+            ),
         ]);
         let lookup = |ns: &str, name: &str| index.get(&(ns, name)).cloned();
         let (snapshot, problems) = Snapshot::build(
@@ -201,14 +213,25 @@ mod tests {
         );
         let containers = snapshot.containers.unwrap();
         assert_eq!(
-            (containers[0].node.as_str(), containers[0].ip.as_str(), containers[0].cpu),
+            (
+                containers[0].node.as_str(),
+                containers[0].ip.as_str(),
+                containers[0].cpu
+            ),
             ("n2", "10.0.0.2", Some(0.007))
         );
         assert_eq!(
-            (containers[1].node.as_str(), containers[1].cpu, containers[1].memory),
+            (
+                containers[1].node.as_str(),
+                containers[1].cpu,
+                containers[1].memory
+            ),
             ("n1", Some(0.123456789), Some(1048576.0))
         );
-        assert_eq!((containers[2].node.as_str(), containers[2].ip.as_str()), ("", ""));
+        assert_eq!(
+            (containers[2].node.as_str(), containers[2].ip.as_str()),
+            ("", "")
+        );
         assert_eq!(problems.pods_without_metadata, 1);
         assert!(snapshot.nodes.is_none());
     }
@@ -221,12 +244,23 @@ mod tests {
                 {"name":"bad-cpu","usage":{"cpu":"7 m","memory":"1Ki"}},
                 {"name":"good","usage":{"cpu":"1m","memory":"2Ki"}}]}]}"#,
             ),
-            Some(serde_json::from_str(r#"{"items":[{"metadata":{"name":"n1"},"usage":{"cpu":"2","memory":"12Mx"}}]}"#).unwrap()),
+            Some(
+                serde_json::from_str(
+                    r#"{"items":[{"metadata":{"name":"n1"},"usage":{"cpu":"2","memory":"12Mx"}}]}"#,
+                )
+                .unwrap(),
+            ),
             &|_, _| None,
         );
         let containers = snapshot.containers.unwrap();
-        assert_eq!((containers[0].cpu, containers[0].memory), (None, Some(1024.0)));
-        assert_eq!((containers[1].cpu, containers[1].memory), (Some(0.001), Some(2048.0)));
+        assert_eq!(
+            (containers[0].cpu, containers[0].memory),
+            (None, Some(1024.0))
+        );
+        assert_eq!(
+            (containers[1].cpu, containers[1].memory),
+            (Some(0.001), Some(2048.0))
+        );
         let nodes = snapshot.nodes.unwrap();
         assert_eq!((nodes[0].cpu, nodes[0].memory), (Some(2.0), None));
         let bad: Vec<_> = problems

@@ -1,6 +1,7 @@
 //! Logging through tracing: readable text or JSON lines, and a throttle for warnings
 //! that bad input could otherwise repeat on every scrape.
 
+use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,8 @@ pub fn init(args: &LogArgs) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match args.format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),

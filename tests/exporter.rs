@@ -1,0 +1,408 @@
+//! The exporter binary as a process against a TLS API server with a bearer token,
+//! selected through KUBE_CONTEXT from a kubeconfig with two contexts.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+
+use metrics_server_prom::simulator::{Fixture, FixtureContainer, FixtureNode, FixturePod};
+use support::{parse_exposition, series, value, wait_until_ok, Process, TlsApiServer};
+
+fn container(name: &str, cpu: &str, memory: &str) -> FixtureContainer {
+    FixtureContainer {
+        name: name.into(),
+        cpu: cpu.into(),
+        memory: memory.into(),
+    }
+}
+
+fn pod(
+    namespace: &str,
+    name: &str,
+    node: &str,
+    ip: &str,
+    containers: Vec<FixtureContainer>,
+) -> FixturePod {
+    FixturePod {
+        namespace: namespace.into(),
+        name: name.into(),
+        node: Some(node.into()),
+        ip: Some(ip.into()),
+        listed: true,
+        containers,
+    }
+}
+
+fn fixture() -> Fixture {
+    Fixture {
+        nodes: vec![
+            FixtureNode {
+                name: "node-a".into(),
+                cpu: "1500m".into(),
+                memory: "4Gi".into(),
+            },
+            FixtureNode {
+                name: "node-b".into(),
+                cpu: "250123456n".into(),
+                memory: "2097152Ki".into(),
+            },
+        ],
+        pods: vec![
+            // The example from metrics-server-prom's README: 7m is 0.007 cores.
+            pod(
+                "kube-system",
+                "etcd-server-events-abc",
+                "node-a",
+                "10.30.62.138",
+                vec![container("etcd-container", "7m", "125448Ki")],
+            ),
+            // The same pod name in two namespaces, on different nodes.
+            pod(
+                "shop",
+                "web-0",
+                "node-a",
+                "10.0.0.10",
+                vec![
+                    container("app", "123456789n", "1Mi"),
+                    container("sidecar", "1500u", "123456789"),
+                ],
+            ),
+            pod(
+                "blog",
+                "web-0",
+                "node-b",
+                "10.0.1.20",
+                vec![container("app", "1", "1Gi"), container("idle", "0", "1k")],
+            ),
+            // Known to metrics-server, not (yet) to the pod list.
+            FixturePod {
+                namespace: "blog".into(),
+                name: "just-deleted".into(),
+                node: Some("node-b".into()),
+                ip: Some("10.0.1.99".into()),
+                listed: false,
+                containers: vec![container("app", "2m", "2Mi")],
+            },
+            // One invalid quantity costs one series.
+            pod(
+                "shop",
+                "broken-quantity",
+                "node-b",
+                "10.0.1.30",
+                vec![container("app", "12 m", "3Mi")],
+            ),
+        ],
+    }
+}
+
+fn labels(node: &str, pod: &str, ip: &str, container: &str, namespace: &str) -> String {
+    format!("container={container},ip={ip},namespace={namespace},node={node},pod={pod}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exports_every_series_through_tls_and_kube_context() {
+    let server = TlsApiServer::start(fixture()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.write_kubeconfig(dir.path());
+    let (exporter, address) = Process::exporter(
+        &["--kubeconfig", kubeconfig.to_str().unwrap()],
+        &[("KUBE_CONTEXT", "working")],
+    );
+    wait_until_ok(&format!("http://{address}/readyz")).await;
+
+    let response = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let samples = parse_exposition(&response.text().await.unwrap());
+
+    let cpu = series(&samples, "kube_metrics_server_pod_cpu");
+    let want_cpu = [
+        (
+            labels(
+                "node-a",
+                "etcd-server-events-abc",
+                "10.30.62.138",
+                "etcd-container",
+                "kube-system",
+            ),
+            0.007,
+        ),
+        (
+            labels("node-a", "web-0", "10.0.0.10", "app", "shop"),
+            0.123456789,
+        ),
+        (
+            labels("node-a", "web-0", "10.0.0.10", "sidecar", "shop"),
+            0.0015,
+        ),
+        (labels("node-b", "web-0", "10.0.1.20", "app", "blog"), 1.0),
+        (labels("node-b", "web-0", "10.0.1.20", "idle", "blog"), 0.0),
+        (labels("", "just-deleted", "", "app", "blog"), 0.002),
+    ];
+    assert_eq!(cpu, want_cpu.into_iter().collect(), "pod cpu");
+
+    let memory = series(&samples, "kube_metrics_server_pod_mem");
+    let want_memory = [
+        (
+            labels(
+                "node-a",
+                "etcd-server-events-abc",
+                "10.30.62.138",
+                "etcd-container",
+                "kube-system",
+            ),
+            128_458_752.0,
+        ),
+        (
+            labels("node-a", "web-0", "10.0.0.10", "app", "shop"),
+            1_048_576.0,
+        ),
+        (
+            labels("node-a", "web-0", "10.0.0.10", "sidecar", "shop"),
+            123_456_789.0,
+        ),
+        (
+            labels("node-b", "web-0", "10.0.1.20", "app", "blog"),
+            1_073_741_824.0,
+        ),
+        (
+            labels("node-b", "web-0", "10.0.1.20", "idle", "blog"),
+            1000.0,
+        ),
+        (labels("", "just-deleted", "", "app", "blog"), 2_097_152.0),
+        (
+            labels("node-b", "broken-quantity", "10.0.1.30", "app", "shop"),
+            3_145_728.0,
+        ),
+    ];
+    assert_eq!(memory, want_memory.into_iter().collect(), "pod memory");
+
+    let node_cpu = series(&samples, "kube_metrics_server_node_cpu");
+    assert_eq!(
+        node_cpu,
+        [
+            ("node=node-a".to_owned(), 1.5),
+            ("node=node-b".to_owned(), 0.250123456)
+        ]
+        .into()
+    );
+    let node_memory = series(&samples, "kube_metrics_server_node_mem");
+    assert_eq!(
+        node_memory,
+        [
+            ("node=node-a".to_owned(), 4_294_967_296.0),
+            ("node=node-b".to_owned(), 2_147_483_648.0)
+        ]
+        .into()
+    );
+
+    assert_eq!(value(&samples, "kube_metrics_server_up", &[]), Some(1.0));
+    assert_eq!(
+        value(&samples, "kube_metrics_server_pods_without_metadata", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "kube_metrics_server_quantity_parse_errors_total",
+            &[("resource", "pod"), ("usage", "cpu")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&samples, "kube_metrics_server_pod_index_pods", &[]),
+        Some(4.0)
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "kube_metrics_server_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        Some(1.0)
+    );
+
+    let log = exporter.log_text();
+    let started = log
+        .lines()
+        .find(|line| line.contains("is served"))
+        .unwrap_or_else(|| panic!("no start line in:\n{log}"));
+    assert!(started.contains(&server.url), "{started}");
+    assert!(started.contains("\"context\":\"working\""), "{started}");
+    assert!(started.contains("\"user\":\"tester\""), "{started}");
+    assert!(started.contains("metrics.k8s.io/v1beta1"), "{started}");
+    assert!(
+        !log.contains(&server.token),
+        "the token must never be logged"
+    );
+    assert!(
+        log.contains("skipping series with an invalid quantity"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_api_failure_answers_200_with_up_0_then_recovers() {
+    let server = TlsApiServer::start(fixture()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.write_kubeconfig(dir.path());
+    let (_exporter, address) = Process::exporter(
+        &[
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--context",
+            "working",
+        ],
+        &[],
+    );
+    wait_until_ok(&format!("http://{address}/readyz")).await;
+    let scrape = || async {
+        let response = reqwest::get(format!("http://{address}/metrics"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        parse_exposition(&response.text().await.unwrap())
+    };
+
+    server.metrics_status.store(503, Ordering::SeqCst);
+    let samples = scrape().await;
+    assert_eq!(value(&samples, "kube_metrics_server_up", &[]), Some(0.0));
+    assert!(
+        series(&samples, "kube_metrics_server_pod_cpu").is_empty(),
+        "no stale usage"
+    );
+    assert!(
+        series(&samples, "kube_metrics_server_node_mem").is_empty(),
+        "no stale usage"
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "kube_metrics_server_read_errors_total",
+            &[("resource", "pods"), ("reason", "unavailable")]
+        ),
+        Some(1.0)
+    );
+
+    server.metrics_status.store(0, Ordering::SeqCst);
+    let samples = scrape().await;
+    assert_eq!(value(&samples, "kube_metrics_server_up", &[]), Some(1.0));
+    assert_eq!(series(&samples, "kube_metrics_server_pod_cpu").len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openmetrics_and_gzip_when_asked() {
+    let server = TlsApiServer::start(fixture()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.write_kubeconfig(dir.path());
+    let (_exporter, address) = Process::exporter(
+        &["--kubeconfig", kubeconfig.to_str().unwrap()],
+        &[("KUBE_CONTEXT", "working")],
+    );
+    wait_until_ok(&format!("http://{address}/readyz")).await;
+
+    let plain = reqwest::Client::builder().no_gzip().build().unwrap();
+    let response = plain
+        .get(format!("http://{address}/metrics"))
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(response.headers().get("content-encoding").is_none());
+    let body = response.text().await.unwrap();
+    assert!(body.ends_with("# EOF\n"), "{body}");
+
+    let response = plain
+        .get(format!("http://{address}/metrics"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let gzipped = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap();
+    let samples = parse_exposition(&gzipped.text().await.unwrap());
+    assert_eq!(series(&samples, "kube_metrics_server_pod_cpu").len(), 6);
+
+    for path in ["/", "/healthz"] {
+        let response = reqwest::get(format!("http://{address}{path}"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let landing = reqwest::get(format!("http://{address}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(landing.contains("href=\"/metrics\""), "{landing}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_current_context_alone_is_rejected_by_the_server() {
+    let server = TlsApiServer::start(fixture()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.write_kubeconfig(dir.path());
+    let (_exporter, address) = Process::exporter(
+        &[
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--metrics.timeout",
+            "2s",
+        ],
+        &[],
+    );
+    let samples = parse_exposition(
+        &reqwest::get(format!("http://{address}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(value(&samples, "kube_metrics_server_up", &[]), Some(0.0));
+    assert_eq!(
+        value(
+            &samples,
+            "kube_metrics_server_read_errors_total",
+            &[("resource", "pods"), ("reason", "unauthorized")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn unknown_context_fails_at_start_and_lists_the_contexts() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(TlsApiServer::start(fixture()));
+    let kubeconfig = server.write_kubeconfig(dir.path());
+    let output = std::process::Command::new(support::BINARY)
+        .args([
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ])
+        .env("KUBE_CONTEXT", "staging")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("\"staging\""), "{stderr}");
+    assert!(stderr.contains("broken, working"), "{stderr}");
+}

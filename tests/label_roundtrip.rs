@@ -1,0 +1,44 @@
+//! Any label value, however odd, renders to exposition that parses back to the same
+//! value, in both formats.
+
+mod support;
+
+use std::sync::Arc;
+
+use metrics_server_prom::exposition::{render, Format};
+use metrics_server_prom::snapshot::{ContainerUsage, Snapshot};
+use prometheus_client::registry::Registry;
+use proptest::prelude::*;
+use support::parse_exposition;
+
+proptest! {
+    #[test]
+    fn label_values_round_trip(
+        namespace in any::<String>(),
+        pod in "[\\PC\"\\\\\n]*",
+        container in any::<String>(),
+        cpu in -1e12f64..1e12,
+        openmetrics: bool,
+    ) {
+        let usage = ContainerUsage {
+            namespace: namespace.clone(),
+            pod: pod.clone(),
+            container: container.clone(),
+            node: "node \"1\"\\".into(),
+            ip: "".into(),
+            cpu: Some(cpu),
+            memory: None,
+        };
+        let snapshot = Arc::new(Snapshot { containers: Some(vec![usage]), nodes: None });
+        let format = if openmetrics { Format::OpenMetrics } else { Format::Text };
+        let samples = parse_exposition(&render(format, snapshot, &Registry::default()));
+        prop_assert_eq!(samples.len(), 1);
+        let labels = &samples[0].labels;
+        prop_assert_eq!(&labels["namespace"], &namespace);
+        prop_assert_eq!(&labels["pod"], &pod);
+        prop_assert_eq!(&labels["container"], &container);
+        prop_assert_eq!(&labels["node"], "node \"1\"\\");
+        prop_assert_eq!(labels["ip"].as_str(), "");
+        prop_assert_eq!(samples[0].value, cpu);
+    }
+}
