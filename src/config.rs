@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::duration::parse_duration;
 use crate::simulator::SimulateArgs;
 
 #[derive(Parser, Debug)]
@@ -118,42 +119,9 @@ fn parse_telemetry_path(path: &str) -> Result<String, String> {
     }
 }
 
-/// Durations as Prometheus writes them: `500ms`, `8s`, `2m`, `1h`, or a plain number
-/// of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 500ms, 8s, 2m or 1h"))?;
-    let seconds = match unit {
-        "ms" => number / 1000.0,
-        "" | "s" => number,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return Err(format!("{text:?} has an unknown unit (ms, s, m, h)")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("8s"), Ok(Duration::from_secs(8)));
-        assert_eq!(parse_duration("8"), Ok(Duration::from_secs(8)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("8 s").is_err());
-        assert!(parse_duration("s").is_err());
-        assert!(parse_duration("1d").is_err());
-    }
 
     #[test]
     fn defaults_follow_the_original_interface() {

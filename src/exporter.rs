@@ -63,8 +63,9 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         args.telemetry_path
     );
-    let router = http::router(scraper, pods, &args.telemetry_path);
+    let router = http::router(scraper, pods.clone(), &args.telemetry_path);
     http::serve(listener, router, shutdown_signal()).await?;
+    pods.stop();
     tracing::info!("shut down");
     if let Some(cluster) = simulated {
         cluster.shutdown().await;

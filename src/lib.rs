@@ -23,9 +23,11 @@
 //! - [`simulator`] — a simulated cluster serving the API subset this exporter and
 //!   `kubectl top` use, for running and testing without a cluster.
 //! - [`telemetry`] — logging.
+//! - [`duration`] — durations as flags take them and as Go prints them.
 
 pub mod client;
 pub mod config;
+pub mod duration;
 pub mod exporter;
 pub mod exposition;
 pub mod families;

@@ -32,6 +32,7 @@ type Pods = HashMap<String, HashMap<String, Placement>>;
 pub struct PodIndex {
     pods: Arc<RwLock<Pods>>,
     synced: watch::Receiver<bool>,
+    watch: Arc<tokio::task::AbortHandle>,
 }
 
 impl PodIndex {
@@ -39,8 +40,17 @@ impl PodIndex {
     pub fn spawn(client: Client) -> Self {
         let pods = Arc::new(RwLock::new(Pods::new()));
         let (synced_tx, synced) = watch::channel(false);
-        tokio::spawn(maintain(Api::all(client), pods.clone(), synced_tx));
-        PodIndex { pods, synced }
+        let watch = tokio::spawn(maintain(Api::all(client), pods.clone(), synced_tx));
+        PodIndex {
+            pods,
+            synced,
+            watch: Arc::new(watch.abort_handle()),
+        }
+    }
+
+    /// Ends the watch; the index keeps what it last knew.
+    pub fn stop(&self) {
+        self.watch.abort();
     }
 
     /// Runs `f` with read access to the whole index, for joining a whole read at once.

@@ -5,7 +5,9 @@ mod support;
 
 use std::sync::atomic::Ordering;
 
-use metrics_server_prom::simulator::{Fixture, FixtureContainer, FixtureNode, FixturePod};
+use metrics_server_prom::simulator::{
+    Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion,
+};
 use support::{parse_exposition, series, value, wait_until_ok, Process, TlsApiServer};
 
 fn container(name: &str, cpu: &str, memory: &str) -> FixtureContainer {
@@ -95,20 +97,49 @@ fn fixture() -> Fixture {
     }
 }
 
+/// A TLS API server serving `fixture()` and the exporter reading it through a
+/// kubeconfig; `env` selects the context, `args` adds flags.
+struct Running {
+    server: TlsApiServer,
+    exporter: Process,
+    address: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+async fn run_exporter(version: MetricsApiVersion, args: &[&str], env: &[(&str, &str)]) -> Running {
+    let server = TlsApiServer::start(fixture(), version).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.write_kubeconfig(dir.path());
+    let mut all_args = vec!["--kubeconfig", kubeconfig.to_str().unwrap()];
+    all_args.extend_from_slice(args);
+    let (exporter, address) = Process::exporter(&all_args, env);
+    Running {
+        server,
+        exporter,
+        address,
+        _dir: dir,
+    }
+}
+
+async fn run_ready_exporter(args: &[&str]) -> Running {
+    let running = run_exporter(
+        MetricsApiVersion::V1beta1,
+        args,
+        &[("KUBE_CONTEXT", "working")],
+    )
+    .await;
+    wait_until_ok(&format!("http://{}/readyz", running.address)).await;
+    running
+}
+
 fn labels(node: &str, pod: &str, ip: &str, container: &str, namespace: &str) -> String {
     format!("container={container},ip={ip},namespace={namespace},node={node},pod={pod}")
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exports_every_series_through_tls_and_kube_context() {
-    let server = TlsApiServer::start(fixture()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = server.write_kubeconfig(dir.path());
-    let (exporter, address) = Process::exporter(
-        &["--kubeconfig", kubeconfig.to_str().unwrap()],
-        &[("KUBE_CONTEXT", "working")],
-    );
-    wait_until_ok(&format!("http://{address}/readyz")).await;
+    let running = run_ready_exporter(&[]).await;
+    let (server, address) = (&running.server, running.address);
 
     let response = reqwest::get(format!("http://{address}/metrics"))
         .await
@@ -227,7 +258,7 @@ async fn exports_every_series_through_tls_and_kube_context() {
         Some(1.0)
     );
 
-    let log = exporter.log_text();
+    let log = running.exporter.log_text();
     let started = log
         .lines()
         .find(|line| line.contains("is served"))
@@ -248,18 +279,8 @@ async fn exports_every_series_through_tls_and_kube_context() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_api_failure_answers_200_with_up_0_then_recovers() {
-    let server = TlsApiServer::start(fixture()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = server.write_kubeconfig(dir.path());
-    let (_exporter, address) = Process::exporter(
-        &[
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-            "--context",
-            "working",
-        ],
-        &[],
-    );
+    let running = run_exporter(MetricsApiVersion::V1beta1, &["--context", "working"], &[]).await;
+    let (server, address) = (&running.server, running.address);
     wait_until_ok(&format!("http://{address}/readyz")).await;
     let scrape = || async {
         let response = reqwest::get(format!("http://{address}/metrics"))
@@ -270,7 +291,13 @@ async fn metrics_api_failure_answers_200_with_up_0_then_recovers() {
     };
 
     server.metrics_status.store(503, Ordering::SeqCst);
+    let before = server.metrics_requests.load(Ordering::SeqCst);
     let samples = scrape().await;
+    assert_eq!(
+        server.metrics_requests.load(Ordering::SeqCst) - before,
+        2,
+        "one request per list, no retries of the 503"
+    );
     assert_eq!(value(&samples, "kube_metrics_server_up", &[]), Some(0.0));
     assert!(
         series(&samples, "kube_metrics_server_pod_cpu").is_empty(),
@@ -297,14 +324,8 @@ async fn metrics_api_failure_answers_200_with_up_0_then_recovers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openmetrics_and_gzip_when_asked() {
-    let server = TlsApiServer::start(fixture()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = server.write_kubeconfig(dir.path());
-    let (_exporter, address) = Process::exporter(
-        &["--kubeconfig", kubeconfig.to_str().unwrap()],
-        &[("KUBE_CONTEXT", "working")],
-    );
-    wait_until_ok(&format!("http://{address}/readyz")).await;
+    let running = run_ready_exporter(&[]).await;
+    let address = running.address;
 
     let plain = reqwest::Client::builder().no_gzip().build().unwrap();
     let response = plain
@@ -354,18 +375,13 @@ async fn openmetrics_and_gzip_when_asked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_current_context_alone_is_rejected_by_the_server() {
-    let server = TlsApiServer::start(fixture()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = server.write_kubeconfig(dir.path());
-    let (_exporter, address) = Process::exporter(
-        &[
-            "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
-            "--metrics.timeout",
-            "2s",
-        ],
+    let running = run_exporter(
+        MetricsApiVersion::V1beta1,
+        &["--metrics.timeout", "2s"],
         &[],
-    );
+    )
+    .await;
+    let address = running.address;
     let samples = parse_exposition(
         &reqwest::get(format!("http://{address}/metrics"))
             .await
@@ -389,7 +405,7 @@ async fn the_current_context_alone_is_rejected_by_the_server() {
 fn unknown_context_fails_at_start_and_lists_the_contexts() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let server = runtime.block_on(TlsApiServer::start(fixture()));
+    let server = runtime.block_on(TlsApiServer::start(fixture(), MetricsApiVersion::V1beta1));
     let kubeconfig = server.write_kubeconfig(dir.path());
     let output = std::process::Command::new(support::BINARY)
         .args([
@@ -405,4 +421,66 @@ fn unknown_context_fails_at_start_and_lists_the_contexts() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("\"staging\""), "{stderr}");
     assert!(stderr.contains("broken, working"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_metrics_api_is_cut_off_by_the_timeout() {
+    let running = run_ready_exporter(&["--metrics.timeout", "1s"]).await;
+    let (server, address) = (&running.server, running.address);
+    server
+        .metrics_status
+        .store(support::STALL, Ordering::SeqCst);
+    let response = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let samples = parse_exposition(&response.text().await.unwrap());
+    assert_eq!(value(&samples, "kube_metrics_server_up", &[]), Some(0.0));
+    assert_eq!(
+        value(
+            &samples,
+            "kube_metrics_server_read_errors_total",
+            &[("resource", "nodes"), ("reason", "timeout")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_and_sigint_shut_down_cleanly() {
+    for signal in ["-TERM", "-INT"] {
+        let Running { mut exporter, .. } = run_ready_exporter(&[]).await;
+        let pid = exporter.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = exporter.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "{signal}: {status:?}\n{}",
+            exporter.log_text()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discovery_picks_metrics_v1_where_served() {
+    let running = run_exporter(MetricsApiVersion::V1, &[], &[("KUBE_CONTEXT", "working")]).await;
+    wait_until_ok(&format!("http://{}/readyz", running.address)).await;
+    let samples = parse_exposition(
+        &reqwest::get(format!("http://{}/metrics", running.address))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(value(&samples, "kube_metrics_server_up", &[]), Some(1.0));
+    let log = running.exporter.log_text();
+    assert!(
+        log.contains("\"metrics_api\":\"metrics.k8s.io/v1\""),
+        "{log}"
+    );
 }

@@ -223,10 +223,10 @@ async fn prometheus_scrapes_the_exact_values_the_simulator_serves() {
         "the simulator serves every pod's containers"
     );
     let deadline = Instant::now() + PATIENCE;
-    let scraped = loop {
+    loop {
         let scraped = query(&prometheus_url, "kube_metrics_server_pod_cpu").await;
         if scraped.len() == cpu.len() {
-            break scraped;
+            break;
         }
         assert!(
             Instant::now() < deadline,
@@ -235,7 +235,7 @@ async fn prometheus_scrapes_the_exact_values_the_simulator_serves() {
             cpu.len()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    }
 
     let up = query(&prometheus_url, "kube_metrics_server_up").await;
     assert_eq!(sample_value(&up[0]), 1.0);

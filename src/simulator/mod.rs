@@ -1,1 +1,130 @@
-//! Placeholder: replaced by the simulator implementation.
+//! A simulated Kubernetes cluster: the part of the API server that this exporter and
+//! `kubectl top` use (discovery, pods with list and watch, nodes, and `metrics.k8s.io`),
+//! served over plain HTTP from a compact, deterministic model of nodes, workloads and
+//! pods whose usage changes and whose pods come and go every tick.
+//!
+//! [`start`] runs it in the background (the exporter's `--simulate`), [`run`] is the
+//! `simulate` subcommand, and [`fixture_router`] serves fixed data for tests.
+
+mod api;
+mod cluster;
+mod core_objects;
+mod discovery;
+mod event_log;
+mod fixture;
+mod generate;
+mod identifiers;
+mod kubeconfig;
+mod meta;
+mod metrics_objects;
+mod model;
+mod quantities;
+mod rng;
+mod server;
+mod simulation;
+mod status;
+mod usage;
+mod watch;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::duration::parse_duration;
+
+pub use fixture::{fixture_router, Fixture, FixtureContainer, FixtureNode, FixturePod};
+pub use kubeconfig::kubeconfig;
+pub use server::{run, start, RunningSimulator};
+
+/// How the simulated cluster looks and moves.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimulateArgs {
+    /// Address the simulated API server listens on (port 0 picks a free port).
+    #[arg(
+        long = "listen-address",
+        env = "SIMULATE_LISTEN_ADDRESS",
+        default_value = "127.0.0.1:8001"
+    )]
+    pub listen_address: SocketAddr,
+
+    /// Number of nodes.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+
+    /// Number of pods, spread over the nodes.
+    #[arg(long, default_value_t = 40)]
+    pub pods: usize,
+
+    /// Most containers in one pod; each workload has between 1 and this many.
+    #[arg(long = "max-containers", default_value_t = 3)]
+    pub max_containers: usize,
+
+    /// How often usage changes and pods are replaced, like metrics-server's resolution
+    /// ("15s", "500ms", "1m"); 0s freezes the cluster.
+    #[arg(long, value_parser = parse_duration, default_value = "15s")]
+    pub tick: Duration,
+
+    /// Fraction of the pods replaced (deleted, and created under a new name) per tick.
+    #[arg(long, default_value_t = 0.01)]
+    pub churn: f64,
+
+    /// Seed for every generated name, placement and usage value.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// metrics.k8s.io versions served: "v1beta1" or "v1" (v1 also serves v1beta1).
+    #[arg(long = "metrics-api-version", value_enum, default_value_t = MetricsApiVersion::V1beta1)]
+    pub metrics_api_version: MetricsApiVersion,
+
+    /// Write a kubeconfig (JSON is valid kubeconfig) pointing at the simulator here.
+    #[arg(long = "write-kubeconfig")]
+    pub write_kubeconfig: Option<PathBuf>,
+}
+
+impl Default for SimulateArgs {
+    fn default() -> Self {
+        SimulateArgs {
+            listen_address: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            nodes: 3,
+            pods: 40,
+            max_containers: 3,
+            tick: Duration::from_secs(15),
+            churn: 0.01,
+            seed: 1,
+            metrics_api_version: MetricsApiVersion::V1beta1,
+            write_kubeconfig: None,
+        }
+    }
+}
+
+/// The newest `metrics.k8s.io` version served; older ones are served alongside.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsApiVersion {
+    /// Only `v1beta1`, as metrics-server before Kubernetes 1.37.
+    #[default]
+    #[value(name = "v1beta1")]
+    V1beta1,
+    /// `v1` (preferred) and `v1beta1`, as on Kubernetes 1.37.
+    #[value(name = "v1")]
+    V1,
+}
+
+impl MetricsApiVersion {
+    /// Served versions, preferred first.
+    pub fn served(self) -> &'static [&'static str] {
+        match self {
+            MetricsApiVersion::V1beta1 => &["v1beta1"],
+            MetricsApiVersion::V1 => &["v1", "v1beta1"],
+        }
+    }
+
+    /// The version discovery names as preferred.
+    pub fn preferred(self) -> &'static str {
+        self.served()[0]
+    }
+
+    /// The served version called `version`, with a static lifetime.
+    pub(crate) fn find(self, version: &str) -> Option<&'static str> {
+        self.served().iter().copied().find(|v| *v == version)
+    }
+}

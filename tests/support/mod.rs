@@ -9,14 +9,14 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics_server_prom::simulator::Fixture;
+use metrics_server_prom::simulator::{Fixture, MetricsApiVersion};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_metrics-server-prom");
 
@@ -162,12 +162,10 @@ fn parse_sample(line: &str) -> Option<Sample> {
     let mut rest = &line[name_end..];
     if let Some(inner) = rest.strip_prefix('{') {
         let mut chars = inner.char_indices().peekable();
-        let mut end = None;
-        loop {
+        let end = loop {
             let (start, c) = *chars.peek()?;
             if c == '}' {
-                end = Some(start + 1);
-                break;
+                break start + 1;
             }
             if c == ',' {
                 chars.next();
@@ -191,8 +189,8 @@ fn parse_sample(line: &str) -> Option<Sample> {
                 }
             }
             labels.insert(key, value);
-        }
-        rest = &inner[end?..];
+        };
+        rest = &inner[end..];
     }
     let value = rest.trim().split(' ').next()?;
     let value = match value {
@@ -231,13 +229,18 @@ pub fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<
         .map(|s| s.value)
 }
 
+/// Set as `metrics_status` to make metrics.k8s.io lists stall without answering.
+pub const STALL: u16 = 1;
+
 /// A Kubernetes API server over TLS that requires a bearer token, serving a fixture.
-/// `metrics_status` set to non-zero makes every metrics.k8s.io list answer that status.
+/// `metrics_status` set to an HTTP status makes every metrics.k8s.io list answer it
+/// (or [`STALL`]); `metrics_requests` counts the lists asked for.
 pub struct TlsApiServer {
     pub url: String,
     pub ca_pem: String,
     pub token: String,
     pub metrics_status: Arc<AtomicU16>,
+    pub metrics_requests: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -251,6 +254,7 @@ impl Drop for TlsApiServer {
 struct Gate {
     token: String,
     metrics_status: Arc<AtomicU16>,
+    metrics_requests: Arc<AtomicUsize>,
 }
 
 async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Response {
@@ -262,10 +266,14 @@ async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Respons
     if !authorized {
         return status_response(401, "Unauthorized");
     }
-    let status = gate.metrics_status.load(Ordering::SeqCst);
     let is_metrics_list = request.uri().path().starts_with("/apis/metrics.k8s.io/");
-    if status != 0 && is_metrics_list {
-        return status_response(status, "injected failure");
+    if is_metrics_list {
+        gate.metrics_requests.fetch_add(1, Ordering::SeqCst);
+        match gate.metrics_status.load(Ordering::SeqCst) {
+            0 => {}
+            STALL => std::future::pending::<()>().await,
+            status => return status_response(status, "injected failure"),
+        }
     }
     next.run(request).await
 }
@@ -284,7 +292,7 @@ fn status_response(code: u16, message: &str) -> Response {
 }
 
 impl TlsApiServer {
-    pub async fn start(fixture: Fixture) -> TlsApiServer {
+    pub async fn start(fixture: Fixture, version: MetricsApiVersion) -> TlsApiServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -310,11 +318,13 @@ impl TlsApiServer {
 
         let token = "test-bearer-token-5f3a9c".to_owned();
         let metrics_status = Arc::new(AtomicU16::new(0));
+        let metrics_requests = Arc::new(AtomicUsize::new(0));
         let gate_state = Gate {
             token: token.clone(),
             metrics_status: metrics_status.clone(),
+            metrics_requests: metrics_requests.clone(),
         };
-        let router = metrics_server_prom::simulator::fixture_router(fixture, Default::default())
+        let router = metrics_server_prom::simulator::fixture_router(fixture, version)
             .layer(axum::middleware::from_fn_with_state(gate_state, gate));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("https://{}", listener.local_addr().unwrap());
@@ -341,6 +351,7 @@ impl TlsApiServer {
             ca_pem: ca.pem(),
             token,
             metrics_status,
+            metrics_requests,
             task,
         }
     }
