@@ -62,9 +62,97 @@ pub struct ExporterArgs {
     )]
     pub metrics_timeout: Duration,
 
+    /// How long a read of the metrics API is reused by later scrapes; 0s reads on every
+    /// scrape. Concurrent scrapes always share one read.
+    #[arg(
+        long = "metrics.max-age",
+        env = "METRICS_MAX_AGE",
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
+    pub metrics_max_age: Duration,
+
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+
     /// Start a simulated cluster in-process and export its metrics (no cluster needed).
     #[arg(long)]
     pub simulate: bool,
+
+    #[command(flatten)]
+    pub web: WebArgs,
+}
+
+/// How the exporter's own endpoint is served: TLS and basic auth from the web config
+/// file, and the bounds that keep slow or numerous clients from exhausting it.
+#[derive(Args, Debug, Clone)]
+pub struct WebArgs {
+    /// Web config file in the Prometheus exporter-toolkit format (TLS, basic auth).
+    #[arg(long = "web.config.file", env = "WEB_CONFIG_FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Most requests handled at once; more wait their turn. 0: no limit.
+    #[arg(
+        long = "web.max-requests",
+        env = "WEB_MAX_REQUESTS",
+        default_value_t = 40
+    )]
+    pub max_requests: usize,
+
+    /// Most connections open at once; more wait in the listen backlog.
+    #[arg(
+        long = "web.max-connections",
+        env = "WEB_MAX_CONNECTIONS",
+        default_value_t = 512,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_connections: u32,
+
+    /// A client must complete the TLS handshake and send a request's headers within
+    /// this time, else it is disconnected; also how long an idle connection is kept.
+    #[arg(
+        long = "web.read-header-timeout",
+        env = "WEB_READ_HEADER_TIMEOUT",
+        default_value = "30s",
+        value_parser = parse_positive_duration
+    )]
+    pub read_header_timeout: Duration,
+
+    /// On SIGTERM or SIGINT, how long in-flight requests may take to finish before the
+    /// exporter exits anyway.
+    #[arg(
+        long = "web.shutdown-timeout",
+        env = "WEB_SHUTDOWN_TIMEOUT",
+        default_value = "20s",
+        value_parser = parse_duration
+    )]
+    pub shutdown_timeout: Duration,
+}
+
+/// Which pods this exporter covers, for large clusters.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ScopeArgs {
+    /// Only these namespaces (comma-separated), read and watched through namespaced
+    /// endpoints so a namespaced Role is enough; node series are then not exported.
+    #[arg(long, env = "NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+
+    /// All namespaces but these (comma-separated).
+    #[arg(
+        long = "exclude-namespaces",
+        env = "EXCLUDE_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub exclude_namespaces: Vec<String>,
+
+    /// This replica's shard, from 0 to --total-shards - 1.
+    #[arg(long, env = "SHARD", default_value_t = 0)]
+    pub shard: u64,
+
+    /// How many replicas split the pods between them, by a stable hash of
+    /// namespace/pod; node series go to shard 0.
+    #[arg(long = "total-shards", env = "TOTAL_SHARDS", default_value_t = 1)]
+    pub total_shards: u64,
 }
 
 /// Where the cluster is and who we are in it.
@@ -109,6 +197,13 @@ pub enum LogLevel {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err("must be longer than 0s".to_owned()),
+        duration => Ok(duration),
+    }
 }
 
 fn parse_telemetry_path(path: &str) -> Result<String, String> {

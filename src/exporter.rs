@@ -10,11 +10,23 @@ use crate::client::Connection;
 use crate::config::ExporterArgs;
 use crate::metrics_api::{MetricsApi, GROUP};
 use crate::pod_index::PodIndex;
-use crate::scrape::Scraper;
+use crate::scope::Scope;
+use crate::scrape::{ScrapeSettings, Scraper};
 use crate::self_metrics::SelfMetrics;
+use crate::server::WebServer;
 use crate::{http, simulator};
 
 pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
+    let scope = Arc::new(
+        Scope::new(
+            args.scope.namespaces.clone(),
+            args.scope.exclude_namespaces.clone(),
+            args.scope.shard,
+            args.scope.total_shards,
+        )
+        .map_err(anyhow::Error::msg)?,
+    );
+    let web = WebServer::new(&args.web)?;
     let simulated = match args.simulate {
         true => Some(simulator::start(&simulator::SimulateArgs::default()).await?),
         false => None,
@@ -48,23 +60,29 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
         ),
     }
 
-    let pods = PodIndex::spawn(connection.watch_client()?);
+    let pods = PodIndex::spawn(connection.watch_client()?, scope.clone());
+    let settings = ScrapeSettings {
+        max_age: args.metrics_max_age,
+        sync_wait: args.metrics_timeout,
+    };
     let scraper = Arc::new(Scraper::new(
         api,
         pods.clone(),
+        scope,
         SelfMetrics::new(),
-        args.metrics_timeout,
+        settings,
     ));
     let listener = TcpListener::bind(args.listen_address)
         .await
         .with_context(|| format!("listening on {}", args.listen_address))?;
     tracing::info!(
-        "listening on http://{}{}",
+        "listening on {}://{}{}",
+        web.scheme(),
         listener.local_addr()?,
         args.telemetry_path
     );
     let router = http::router(scraper, pods.clone(), &args.telemetry_path);
-    http::serve(listener, router, shutdown_signal()).await?;
+    web.serve(listener, router, shutdown_signal()).await?;
     pods.stop();
     tracing::info!("shut down");
     if let Some(cluster) = simulated {

@@ -4,9 +4,19 @@
 //!
 //! prometheus-client writes OpenMetrics only; the classic format differs from it in
 //! three lines we rewrite: no `# EOF`, no `# UNIT`, and counters declared under their
-//! `_total` sample name.
+//! `_total` sample name. Only the small self-metrics part needs that rewrite: the usage
+//! families are gauges, written the same way in both formats straight into the output.
+//!
+//! A gzip-encoded exposition is compressed as it is written, so the uncompressed text
+//! of a large cluster is never held in memory.
 
+use std::io::Write as _;
 use std::sync::Arc;
+
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use flate2::write::GzEncoder;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
@@ -61,20 +71,146 @@ impl Format {
     }
 }
 
-/// Renders the usage families of `snapshot`, then the self-metrics in `registry`.
-pub fn render(format: Format, snapshot: Arc<Snapshot>, registry: &Registry) -> String {
+/// What a scraper asked for: the format from `Accept`, gzip from `Accept-Encoding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    pub format: Format,
+    pub gzip: bool,
+}
+
+impl Wanted {
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let text = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
+        Wanted {
+            format: Format::negotiate(text(header::ACCEPT)),
+            gzip: accepts_gzip(text(header::ACCEPT_ENCODING)),
+        }
+    }
+}
+
+/// Whether an Accept-Encoding header allows gzip (`gzip` or `*` with a non-zero q).
+fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.is_some_and(|header| {
+        header.split(',').any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let quality = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && quality > 0.0
+        })
+    })
+}
+
+/// A rendered exposition, ready to send.
+#[derive(Debug, Clone)]
+pub struct Exposition {
+    pub format: Format,
+    pub gzip: bool,
+    pub body: Bytes,
+}
+
+impl IntoResponse for Exposition {
+    fn into_response(self) -> Response {
+        let mut response = self.body.into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.format.content_type()),
+        );
+        if self.gzip {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("accept, accept-encoding"),
+        );
+        response
+    }
+}
+
+/// Renders the usage families of `snapshot`, then the self-metrics in `registry`, as
+/// `wanted` asks.
+pub fn render(wanted: Wanted, snapshot: Arc<Snapshot>, registry: &Registry) -> Exposition {
+    let body = if wanted.gzip {
+        let mut out = GzipWriter::new();
+        write_exposition(&mut out, wanted.format, snapshot, registry);
+        out.finish()
+    } else {
+        let mut out = String::new();
+        write_exposition(&mut out, wanted.format, snapshot, registry);
+        Bytes::from(out)
+    };
+    Exposition {
+        format: wanted.format,
+        gzip: wanted.gzip,
+        body,
+    }
+}
+
+/// Renders uncompressed text, for callers that want a string.
+pub fn render_text(format: Format, snapshot: Arc<Snapshot>, registry: &Registry) -> String {
+    let mut out = String::new();
+    write_exposition(&mut out, format, snapshot, registry);
+    out
+}
+
+fn write_exposition(
+    out: &mut impl std::fmt::Write,
+    format: Format,
+    snapshot: Arc<Snapshot>,
+    registry: &Registry,
+) {
     let mut usage = Registry::default();
     usage.register_collector(Box::new(UsageCollector(snapshot)));
-    let mut out = String::new();
-    // Writing to a String cannot fail, and our collectors do not fail otherwise.
-    encode_registry(&mut out, &usage).expect("encoding usage families");
-    encode_registry(&mut out, registry).expect("encoding self-metrics");
+    let mut own = String::new();
+    // Our writers do not fail and our collectors do not either.
+    encode_registry(out, &usage).expect("encoding usage families");
+    encode_registry(&mut own, registry).expect("encoding self-metrics");
     match format {
         Format::OpenMetrics => {
-            encode_eof(&mut out).expect("encoding EOF");
-            out
+            out.write_str(&own).expect("writing self-metrics");
+            encode_eof(out).expect("encoding EOF");
         }
-        Format::Text => openmetrics_to_text(&out),
+        Format::Text => out
+            .write_str(&openmetrics_to_text(&own))
+            .expect("writing self-metrics"),
+    }
+}
+
+/// Compresses text as prometheus-client writes it, in fast gzip: rendering, not
+/// compression, should be the cost of a scrape.
+struct GzipWriter {
+    encoder: std::io::BufWriter<GzEncoder<Vec<u8>>>,
+}
+
+impl GzipWriter {
+    fn new() -> Self {
+        let encoder = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        GzipWriter {
+            encoder: std::io::BufWriter::with_capacity(64 * 1024, encoder),
+        }
+    }
+
+    fn finish(self) -> Bytes {
+        let encoder = self
+            .encoder
+            .into_inner()
+            .unwrap_or_else(|_| unreachable!("writing to memory cannot fail"));
+        Bytes::from(encoder.finish().expect("compressing to memory"))
+    }
+}
+
+impl std::fmt::Write for GzipWriter {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.encoder
+            .write_all(text.as_bytes())
+            .map_err(|_| std::fmt::Error)
     }
 }
 
@@ -204,7 +340,7 @@ mod tests {
 
     #[test]
     fn text_format_renders_values_in_base_units() {
-        let out = render(Format::Text, sample(), SelfMetrics::new().registry());
+        let out = render_text(Format::Text, sample(), SelfMetrics::new().registry());
         assert!(
             out.contains("# TYPE kube_metrics_server_pod_cpu gauge\n"),
             "{out}"
@@ -244,7 +380,7 @@ mod tests {
 
     #[test]
     fn openmetrics_ends_with_eof_and_declares_counters_by_family() {
-        let out = render(Format::OpenMetrics, sample(), SelfMetrics::new().registry());
+        let out = render_text(Format::OpenMetrics, sample(), SelfMetrics::new().registry());
         assert!(out.ends_with("# EOF\n"), "{out}");
         assert!(
             out.contains("# TYPE kube_metrics_server_quantity_parse_errors counter\n"),
@@ -255,7 +391,7 @@ mod tests {
 
     #[test]
     fn failed_reads_export_no_usage_series() {
-        let out = render(
+        let out = render_text(
             Format::Text,
             Arc::new(Snapshot::default()),
             SelfMetrics::new().registry(),
@@ -276,10 +412,37 @@ mod tests {
             containers: Some(vec![odd]),
             nodes: None,
         });
-        let out = render(Format::Text, snapshot, &Registry::default());
+        let out = render_text(Format::Text, snapshot, &Registry::default());
         assert!(
             out.contains(r#"pod="say \"hi\"\\now\nplease",ip="10.0.0.1",container="größe-✓""#),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn gzip_is_negotiated_and_decompresses_to_the_text() {
+        assert!(accepts_gzip(Some("gzip")));
+        assert!(accepts_gzip(Some("br, GZIP;q=0.5")));
+        assert!(accepts_gzip(Some("*")));
+        assert!(!accepts_gzip(Some("gzip;q=0, identity")));
+        assert!(!accepts_gzip(Some("br")));
+        assert!(!accepts_gzip(None));
+
+        let registry = SelfMetrics::new();
+        let wanted = Wanted {
+            format: Format::OpenMetrics,
+            gzip: true,
+        };
+        let gzipped = render(wanted, sample(), registry.registry());
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&gzipped.body[..]),
+            &mut text,
+        )
+        .unwrap();
+        assert_eq!(
+            text,
+            render_text(Format::OpenMetrics, sample(), registry.registry())
         );
     }
 

@@ -1,19 +1,17 @@
 //! The HTTP surface, on axum: the metrics endpoint (gzip when the client accepts it),
 //! `/healthz` (the process is alive), `/readyz` (the pod index has synced) and a small
-//! landing page.
+//! landing page. How these are served (TLS, auth, limits) is [`crate::server`]'s.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 
-use crate::exposition::Format;
+use crate::exposition::Wanted;
 use crate::pod_index::PodIndex;
 use crate::scrape::Scraper;
 
@@ -39,25 +37,10 @@ pub fn router(scraper: Arc<Scraper>, pods: PodIndex, telemetry_path: &str) -> Ro
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let format = Format::negotiate(accept);
-    let snapshot = Arc::new(state.scraper.scrape().await);
-    let scraper = state.scraper.clone();
-    // Rendering hundreds of thousands of series is CPU work: keep it off the reactor.
-    match tokio::task::spawn_blocking(move || scraper.render(format, snapshot)).await {
-        Ok(body) => ([(header::CONTENT_TYPE, format.content_type())], body).into_response(),
+    let wanted = Wanted::from_headers(&headers);
+    match state.scraper.exposition(wanted).await {
+        Ok(exposition) => exposition.into_response(),
         Err(error) => {
             tracing::error!(%error, "rendering metrics failed");
             (

@@ -13,18 +13,25 @@
 //!   PodMetrics and one of NodeMetrics per read, decoded straight into typed structs.
 //! - [`pod_index`] — a kube-runtime watch on pods, kept as (namespace, name) → (node, IP).
 //! - [`quantity`] — Kubernetes' `resource.Quantity` grammar, computed exactly.
+//! - [`scope`] — namespace filters and shards: which pods this exporter covers.
 //! - [`snapshot`] — one read joined with the pod index, quantities parsed to base units.
 //! - [`families`] — the exported metric families, declared as data.
 //! - [`self_metrics`] — the exporter's own health counters and gauges.
 //! - [`exposition`] — OpenMetrics or classic text through prometheus-client.
 //! - [`scrape`] — one scrape: read, join, count, render.
 //! - [`http`] — the axum server: `/metrics`, `/healthz`, `/readyz`, `/`.
+//! - [`server`] — the accept loop, plain or TLS, with connection, request and header-time
+//!   bounds, basic auth in front, and graceful shutdown.
+//! - [`web_config`] — the exporter-toolkit web config file: TLS and basic auth users.
+//! - [`tls`] — rustls for the endpoint, reloaded when the certificate files change.
+//! - [`basic_auth`] — bcrypt-checked basic auth, off the reactor, remembered once valid.
 //! - [`exporter`] — wires the above together for the default command.
 //! - [`simulator`] — a simulated cluster serving the API subset this exporter and
 //!   `kubectl top` use, for running and testing without a cluster.
 //! - [`telemetry`] — logging.
 //! - [`duration`] — durations as flags take them and as Go prints them.
 
+pub mod basic_auth;
 pub mod client;
 pub mod config;
 pub mod duration;
@@ -35,8 +42,12 @@ pub mod http;
 pub mod metrics_api;
 pub mod pod_index;
 pub mod quantity;
+pub mod scope;
 pub mod scrape;
 pub mod self_metrics;
+pub mod server;
 pub mod simulator;
 pub mod snapshot;
 pub mod telemetry;
+pub mod tls;
+pub mod web_config;

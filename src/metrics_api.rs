@@ -6,9 +6,12 @@
 //! and every field that a broken server could omit has a default, so one malformed item
 //! costs that item, not the read.
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::BodyExt;
 use kube::Client;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -18,73 +21,92 @@ pub const GROUP: &str = "metrics.k8s.io";
 /// Versions we can read, most preferred first: v1 is GA from Kubernetes 1.37.
 const KNOWN_VERSIONS: [&str; 2] = ["v1", "v1beta1"];
 
+/// A PodMetricsList, borrowing its strings from the response body.
 #[derive(Debug, Deserialize, Default)]
-pub struct PodMetricsList {
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub items: Vec<PodMetrics>,
+pub struct PodMetricsList<'a> {
+    #[serde(borrow, default)]
+    pub items: Option<Vec<PodMetrics<'a>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
-pub struct PodMetrics {
-    #[serde(default)]
-    pub metadata: ObjectName,
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    #[serde(default)]
-    pub window: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub containers: Vec<ContainerMetrics>,
+pub struct PodMetrics<'a> {
+    #[serde(borrow, default)]
+    pub metadata: Option<ObjectName<'a>>,
+    #[serde(borrow, default)]
+    pub timestamp: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub window: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub containers: Option<Vec<ContainerMetrics<'a>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
-pub struct ContainerMetrics {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub usage: Usage,
+pub struct ContainerMetrics<'a> {
+    #[serde(borrow, default)]
+    pub name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub usage: Option<Usage<'a>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
-pub struct NodeMetricsList {
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub items: Vec<NodeMetrics>,
+pub struct NodeMetricsList<'a> {
+    #[serde(borrow, default)]
+    pub items: Option<Vec<NodeMetrics<'a>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
-pub struct NodeMetrics {
-    #[serde(default)]
-    pub metadata: ObjectName,
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    #[serde(default)]
-    pub window: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub usage: Usage,
+pub struct NodeMetrics<'a> {
+    #[serde(borrow, default)]
+    pub metadata: Option<ObjectName<'a>>,
+    #[serde(borrow, default)]
+    pub timestamp: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub window: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub usage: Option<Usage<'a>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
-pub struct ObjectName {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub namespace: String,
+pub struct ObjectName<'a> {
+    #[serde(borrow, default)]
+    pub name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub namespace: Cow<'a, str>,
 }
 
 /// Raw quantity strings, parsed later so that one bad value skips one series.
 #[derive(Debug, Deserialize, Default)]
-pub struct Usage {
-    #[serde(default)]
-    pub cpu: Option<String>,
-    #[serde(default)]
-    pub memory: Option<String>,
+pub struct Usage<'a> {
+    #[serde(borrow, default)]
+    pub cpu: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    pub memory: Option<Text<'a>>,
 }
 
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+/// A JSON string borrowed from the body unless it had escapes to undo. (serde borrows
+/// a `Cow` only as a field of its own, not inside an `Option`.)
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'a> PodMetricsList<'a> {
+    pub fn decode(body: &'a [u8]) -> Result<Self, ReadError> {
+        serde_json::from_slice(body).map_err(|e| ReadError::Decode(e.to_string()))
+    }
+}
+
+impl<'a> NodeMetricsList<'a> {
+    pub fn decode(body: &'a [u8]) -> Result<Self, ReadError> {
+        serde_json::from_slice(body).map_err(|e| ReadError::Decode(e.to_string()))
+    }
 }
 
 /// Which list a read was for; also the `resource` label of the read self-metrics.
@@ -174,13 +196,13 @@ impl MetricsApi {
         if let Some(version) = *self.version.lock().unwrap_or_else(|e| e.into_inner()) {
             return Ok(version);
         }
-        let group: ApiGroup = self
-            .get(&format!("/apis/{GROUP}"))
-            .await
-            .map_err(|e| match e {
-                ReadError::Status { code: 404, .. } => ReadError::NotServed,
-                other => other,
-            })?;
+        let group: ApiGroup =
+            self.get_json(&format!("/apis/{GROUP}"))
+                .await
+                .map_err(|e| match e {
+                    ReadError::Status { code: 404, .. } => ReadError::NotServed,
+                    other => other,
+                })?;
         let version = KNOWN_VERSIONS
             .into_iter()
             .find(|known| group.versions.iter().any(|v| v.version == *known))
@@ -189,43 +211,67 @@ impl MetricsApi {
         Ok(version)
     }
 
-    pub async fn list_pods(&self) -> Result<PodMetricsList, ReadError> {
+    /// The PodMetricsList body of one namespace, or of all with `None`.
+    pub async fn list_pods(&self, namespace: Option<&str>) -> Result<Bytes, ReadError> {
         let version = self.discover().await?;
-        self.get(&format!("/apis/{GROUP}/{version}/pods")).await
+        let path = match namespace {
+            Some(namespace) => format!("/apis/{GROUP}/{version}/namespaces/{namespace}/pods"),
+            None => format!("/apis/{GROUP}/{version}/pods"),
+        };
+        self.get(&path).await
     }
 
-    pub async fn list_nodes(&self) -> Result<NodeMetricsList, ReadError> {
+    /// The NodeMetricsList body.
+    pub async fn list_nodes(&self) -> Result<Bytes, ReadError> {
         let version = self.discover().await?;
         self.get(&format!("/apis/{GROUP}/{version}/nodes")).await
     }
 
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ReadError> {
+        let body = self.get(path).await?;
+        serde_json::from_slice(&body).map_err(|e| ReadError::Decode(e.to_string()))
+    }
+
     /// One GET, bounded as a whole (headers and body) by the read timeout.
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ReadError> {
+    async fn get(&self, path: &str) -> Result<Bytes, ReadError> {
         tokio::time::timeout(self.timeout, self.get_unbounded(path))
             .await
             .unwrap_or(Err(ReadError::Timeout))
     }
 
-    async fn get_unbounded<T: DeserializeOwned>(&self, path: &str) -> Result<T, ReadError> {
+    async fn get_unbounded(&self, path: &str) -> Result<Bytes, ReadError> {
         let request = http::Request::get(path)
             .header(http::header::ACCEPT, "application/json")
             .body(kube::client::Body::empty())
             .map_err(|e| ReadError::Transport(e.to_string()))?;
         let response = self.client.send(request).await.map_err(transport_error)?;
         let status = response.status();
-        let body = response
-            .into_body()
-            .collect_bytes()
-            .await
-            .map_err(transport_error)?;
+        let length = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        let body = collect(response.into_body(), length).await?;
         if !status.is_success() {
             return Err(ReadError::Status {
                 code: status.as_u16(),
                 message: status_message(&body),
             });
         }
-        serde_json::from_slice(&body).map_err(|e| ReadError::Decode(e.to_string()))
+        Ok(body)
     }
+}
+
+/// Reads a body into one buffer, sized up front when the length is known: a large
+/// list is held once, not once in chunks and again joined.
+async fn collect(mut body: kube::client::Body, length: Option<usize>) -> Result<Bytes, ReadError> {
+    let mut buffer = Vec::with_capacity(length.unwrap_or(0));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(transport_error)?;
+        if let Ok(data) = frame.into_data() {
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(buffer))
 }
 
 fn transport_error(error: kube::Error) -> ReadError {
@@ -279,33 +325,40 @@ mod tests {
 
     #[test]
     fn decodes_metrics_server_documents() {
-        let pods: PodMetricsList = serde_json::from_str(
-            r#"{"kind":"PodMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},
+        let pods = PodMetricsList::decode(
+            br#"{"kind":"PodMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},
             "items":[{"metadata":{"name":"etcd","namespace":"kube-system","creationTimestamp":"2018-08-20T03:19:05Z"},
             "timestamp":"2018-08-20T03:19:00Z","window":"1m0s",
             "containers":[{"name":"etcd-container","usage":{"cpu":"7m","memory":"125448Ki"}}]}]}"#,
         )
         .unwrap();
-        let pod = &pods.items[0];
-        assert_eq!(pod.metadata.namespace, "kube-system");
+        let pod = &pods.items.unwrap()[0];
+        assert_eq!(pod.metadata.as_ref().unwrap().namespace, "kube-system");
         assert_eq!(pod.window.as_deref(), Some("1m0s"));
-        assert_eq!(pod.containers[0].usage.cpu.as_deref(), Some("7m"));
-        assert_eq!(pod.containers[0].usage.memory.as_deref(), Some("125448Ki"));
+        let usage = pod.containers.as_ref().unwrap()[0].usage.as_ref().unwrap();
+        assert_eq!(usage.cpu.as_deref(), Some("7m"));
+        assert_eq!(usage.memory.as_deref(), Some("125448Ki"));
+        assert!(
+            matches!(usage.cpu, Some(Text(Cow::Borrowed(_)))),
+            "no copy of plain strings"
+        );
     }
 
     #[test]
     fn missing_and_null_fields_cost_only_themselves() {
-        let pods: PodMetricsList = serde_json::from_str(
-            r#"{"items":[{"metadata":{"name":"a"},"timestamp":null,"containers":null},
+        let pods = PodMetricsList::decode(
+            br#"{"items":[{"metadata":{"name":"a"},"timestamp":null,"containers":null},
                          {"metadata":{"name":"b","namespace":"x"},"containers":[{"name":"c","usage":null}]},
                          {}]}"#,
         )
         .unwrap();
-        assert_eq!(pods.items.len(), 3);
-        assert!(pods.items[0].containers.is_empty());
-        assert_eq!(pods.items[1].containers[0].usage.cpu, None);
-        let nodes: NodeMetricsList = serde_json::from_str(r#"{"items":null}"#).unwrap();
-        assert!(nodes.items.is_empty());
+        let items = pods.items.unwrap();
+        assert_eq!(items.len(), 3);
+        assert!(items[0].containers.is_none());
+        assert!(items[1].containers.as_ref().unwrap()[0].usage.is_none());
+        let nodes = NodeMetricsList::decode(br#"{"items":null}"#).unwrap();
+        assert!(nodes.items.is_none());
+        assert!(PodMetricsList::decode(b"{\"items\": [").is_err());
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Where each pod runs: a kube-runtime watch on core/v1 pods kept as
 //! namespace → name → (node, pod IP).
 //!
-//! Pods are decoded into [`PodPlacement`], which names only the fields we keep, so the
-//! index holds four strings a pod rather than whole Pod objects. Keys are namespace and
-//! name together: the same pod name in two namespaces (StatefulSets) is common.
+//! Pods are decoded into [`PodPlacement`], which names only the fields we keep, and
+//! the index holds a name and two shared strings a pod (node names are interned), not
+//! whole Pod objects. Keys are namespace and name together: the same pod name in two
+//! namespaces (StatefulSets) is common. With a namespace allow list there is one watch
+//! per namespace, on namespaced endpoints, so a namespaced Role is enough.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
@@ -16,65 +18,126 @@ use kube::{Api, Client};
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use crate::scope::Scope;
 use crate::telemetry::Throttle;
 
-/// The node and IP of one pod; empty strings until the scheduler and kubelet set them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The node and IP of one pod; empty until the scheduler and kubelet set them.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
-    pub node: String,
-    pub ip: String,
+    pub node: Arc<str>,
+    pub ip: Arc<str>,
 }
 
-type Pods = HashMap<String, HashMap<String, Placement>>;
+impl Default for Placement {
+    fn default() -> Self {
+        let empty: Arc<str> = Arc::from("");
+        Placement {
+            node: empty.clone(),
+            ip: empty,
+        }
+    }
+}
+
+/// namespace → pod name → placement.
+pub type Pods = HashMap<Arc<str>, HashMap<Box<str>, Placement>>;
 
 /// A shared, cheaply cloned view of the pod watch.
 #[derive(Clone)]
 pub struct PodIndex {
     pods: Arc<RwLock<Pods>>,
-    synced: watch::Receiver<bool>,
-    watch: Arc<tokio::task::AbortHandle>,
+    /// How many of the watches have completed their first list.
+    synced: watch::Receiver<usize>,
+    watches: usize,
+    tasks: Arc<Vec<tokio::task::AbortHandle>>,
+}
+
+/// What one watch covers, and so what its relist replaces.
+#[derive(Clone)]
+enum Partition {
+    Cluster,
+    Namespace(Arc<str>),
 }
 
 impl PodIndex {
-    /// Starts watching pods on `client` in the background.
-    pub fn spawn(client: Client) -> Self {
+    /// Starts watching the pods `scope` includes, in the background.
+    pub fn spawn(client: Client, scope: Arc<Scope>) -> Self {
         let pods = Arc::new(RwLock::new(Pods::new()));
-        let (synced_tx, synced) = watch::channel(false);
-        let watch = tokio::spawn(maintain(Api::all(client), pods.clone(), synced_tx));
+        let (synced_tx, synced) = watch::channel(0);
+        let watches: Vec<(Api<PodPlacement>, watcher::Config, Partition)> =
+            match scope.allowed_namespaces() {
+                Some(namespaces) => namespaces
+                    .iter()
+                    .map(|ns| {
+                        let api = Api::namespaced(client.clone(), ns);
+                        (
+                            api,
+                            watcher_config(),
+                            Partition::Namespace(Arc::from(ns.as_str())),
+                        )
+                    })
+                    .collect(),
+                None => {
+                    let excluded: Vec<String> = scope
+                        .excluded_namespaces()
+                        .map(|ns| format!("metadata.namespace!={ns}"))
+                        .collect();
+                    let mut config = watcher_config();
+                    if !excluded.is_empty() {
+                        config = config.fields(&excluded.join(","));
+                    }
+                    vec![(Api::all(client), config, Partition::Cluster)]
+                }
+            };
+        let count = watches.len();
+        let synced_tx = Arc::new(synced_tx);
+        let tasks = watches
+            .into_iter()
+            .map(|(api, config, partition)| {
+                let task = maintain(
+                    api,
+                    config,
+                    partition,
+                    pods.clone(),
+                    scope.clone(),
+                    synced_tx.clone(),
+                );
+                tokio::spawn(task).abort_handle()
+            })
+            .collect();
         PodIndex {
             pods,
             synced,
-            watch: Arc::new(watch.abort_handle()),
+            watches: count,
+            tasks: Arc::new(tasks),
         }
     }
 
-    /// Ends the watch; the index keeps what it last knew.
+    /// Ends the watches; the index keeps what it last knew.
     pub fn stop(&self) {
-        self.watch.abort();
+        self.tasks.iter().for_each(tokio::task::AbortHandle::abort);
     }
 
     /// Runs `f` with read access to the whole index, for joining a whole read at once.
-    pub fn with<R>(&self, f: impl FnOnce(&dyn Fn(&str, &str) -> Option<Placement>) -> R) -> R {
+    pub fn with<R>(&self, f: impl FnOnce(&Pods) -> R) -> R {
         let pods = self.pods.read().unwrap_or_else(|e| e.into_inner());
-        let lookup = |namespace: &str, name: &str| pods.get(namespace)?.get(name).cloned();
-        f(&lookup)
+        f(&pods)
     }
 
-    /// Whether the initial list has completed.
+    /// Whether every watch has completed its first list.
     pub fn is_synced(&self) -> bool {
-        *self.synced.borrow()
+        *self.synced.borrow() >= self.watches
     }
 
-    /// Resolves once the initial list has completed.
+    /// Resolves once every watch has completed its first list.
     pub async fn synced(&self) {
         let mut synced = self.synced.clone();
-        // An error means the watch task ended, so it will never sync.
-        let _ = synced.wait_for(|synced| *synced).await;
+        let watches = self.watches;
+        // An error means the watch tasks ended, so they will never sync.
+        let _ = synced.wait_for(|synced| *synced >= watches).await;
     }
 
     pub fn len(&self) -> usize {
-        let pods = self.pods.read().unwrap_or_else(|e| e.into_inner());
-        pods.values().map(HashMap::len).sum()
+        self.with(|pods| pods.values().map(HashMap::len).sum())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -82,23 +145,46 @@ impl PodIndex {
     }
 }
 
-async fn maintain(api: Api<PodPlacement>, pods: Arc<RwLock<Pods>>, synced: watch::Sender<bool>) {
+fn watcher_config() -> watcher::Config {
+    watcher::Config::default().page_size(500)
+}
+
+async fn maintain(
+    api: Api<PodPlacement>,
+    config: watcher::Config,
+    partition: Partition,
+    pods: Arc<RwLock<Pods>>,
+    scope: Arc<Scope>,
+    synced: Arc<watch::Sender<usize>>,
+) {
     let throttle = Throttle::new(std::time::Duration::from_secs(30));
+    let mut interner = Interner::default();
     let mut relisted = Pods::new();
-    let mut events = watcher::watcher(api, watcher::Config::default().page_size(500))
-        .default_backoff()
-        .boxed();
+    let mut counted_sync = false;
+    let mut events = watcher::watcher(api, config).default_backoff().boxed();
     while let Some(event) = events.next().await {
         match event {
             Ok(Event::Init) => relisted.clear(),
-            Ok(Event::InitApply(pod)) => insert(&mut relisted, pod),
+            Ok(Event::InitApply(pod)) => interner.insert(&mut relisted, pod, &scope),
             Ok(Event::InitDone) => {
-                let pods_now = std::mem::take(&mut relisted);
-                *pods.write().unwrap_or_else(|e| e.into_inner()) = pods_now;
-                synced.send_replace(true);
+                let fresh = std::mem::take(&mut relisted);
+                let mut pods = pods.write().unwrap_or_else(|e| e.into_inner());
+                match &partition {
+                    Partition::Cluster => *pods = fresh,
+                    Partition::Namespace(namespace) => {
+                        pods.remove(namespace);
+                        pods.extend(fresh);
+                    }
+                }
+                drop(pods);
+                if !counted_sync {
+                    counted_sync = true;
+                    synced.send_modify(|n| *n += 1);
+                }
             }
             Ok(Event::Apply(pod)) => {
-                insert(&mut pods.write().unwrap_or_else(|e| e.into_inner()), pod)
+                let mut pods = pods.write().unwrap_or_else(|e| e.into_inner());
+                interner.insert(&mut pods, pod, &scope);
             }
             Ok(Event::Delete(pod)) => {
                 let mut pods = pods.write().unwrap_or_else(|e| e.into_inner());
@@ -119,14 +205,35 @@ async fn maintain(api: Api<PodPlacement>, pods: Arc<RwLock<Pods>>, synced: watch
     }
 }
 
-fn insert(pods: &mut Pods, pod: PodPlacement) {
-    let placement = Placement {
-        node: pod.spec.node_name.unwrap_or_default(),
-        ip: pod.status.pod_ip.unwrap_or_default(),
-    };
-    let namespace = pod.metadata.namespace.unwrap_or_default();
-    let name = pod.metadata.name.unwrap_or_default();
-    pods.entry(namespace).or_default().insert(name, placement);
+/// Shares one allocation per node name and namespace across all pods.
+#[derive(Default)]
+struct Interner {
+    strings: HashSet<Arc<str>>,
+}
+
+impl Interner {
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(known) = self.strings.get(text) {
+            return known.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.strings.insert(shared.clone());
+        shared
+    }
+
+    fn insert(&mut self, pods: &mut Pods, pod: PodPlacement, scope: &Scope) {
+        let (namespace, name) = pod.key();
+        if !scope.includes_pod(namespace, name) {
+            return;
+        }
+        let namespace = self.intern(namespace);
+        let name: Box<str> = name.into();
+        let placement = Placement {
+            node: self.intern(pod.spec.node_name.as_deref().unwrap_or_default()),
+            ip: Arc::from(pod.status.pod_ip.as_deref().unwrap_or_default()),
+        };
+        pods.entry(namespace).or_default().insert(name, placement);
+    }
 }
 
 /// A core/v1 Pod reduced at decode to the fields the index keeps; serde skips the rest.
@@ -196,7 +303,7 @@ mod tests {
         )
         .unwrap();
         let mut pods = Pods::new();
-        insert(&mut pods, pod);
+        Interner::default().insert(&mut pods, pod, &Scope::default());
         assert_eq!(
             pods["shop"]["web-0"],
             Placement {
@@ -207,13 +314,32 @@ mod tests {
     }
 
     #[test]
+    fn node_names_are_shared_and_out_of_scope_pods_dropped() {
+        let pod = |ns: &str, name: &str| -> PodPlacement {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"nodeName": "node-1"}, "status": {"podIP": "10.0.0.1"}
+            }))
+            .unwrap()
+        };
+        let scope = Scope::new(vec![], vec!["kube-system".into()], 0, 1).unwrap();
+        let mut interner = Interner::default();
+        let mut pods = Pods::new();
+        for (ns, name) in [("a", "p1"), ("a", "p2"), ("kube-system", "p3")] {
+            interner.insert(&mut pods, pod(ns, name), &scope);
+        }
+        assert!(Arc::ptr_eq(&pods["a"]["p1"].node, &pods["a"]["p2"].node));
+        assert!(!pods.contains_key("kube-system"));
+    }
+
+    #[test]
     fn pending_pod_has_empty_placement() {
         let pod: PodPlacement = serde_json::from_str(
             r#"{"metadata":{"name":"p","namespace":"n"},"spec":{},"status":{}}"#,
         )
         .unwrap();
         let mut pods = Pods::new();
-        insert(&mut pods, pod);
+        Interner::default().insert(&mut pods, pod, &Scope::default());
         assert_eq!(pods["n"]["p"], Placement::default());
     }
 }

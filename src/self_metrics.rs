@@ -130,19 +130,21 @@ impl SelfMetrics {
         self.up.set(i64::from(up));
     }
 
-    pub fn observe_read(&self, resource: Resource, seconds: f64, error: Option<&ReadError>) {
-        let resource = resource.as_str();
+    pub fn observe_read(&self, resource: Resource, seconds: f64) {
         self.read_duration
-            .get_or_create(&ResourceLabels { resource })
+            .get_or_create(&ResourceLabels {
+                resource: resource.as_str(),
+            })
             .observe(seconds);
-        if let Some(error) = error {
-            self.read_errors
-                .get_or_create(&ReadErrorLabels {
-                    resource,
-                    reason: error.reason(),
-                })
-                .inc();
-        }
+    }
+
+    pub fn count_read_error(&self, resource: Resource, error: &ReadError) {
+        self.read_errors
+            .get_or_create(&ReadErrorLabels {
+                resource: resource.as_str(),
+                reason: error.reason(),
+            })
+            .inc();
     }
 
     pub fn record_problems(&self, problems: &Problems) {

@@ -5,17 +5,23 @@
 //! series and is tallied in [`Problems`], and a pod the index does not know keeps its
 //! series with empty `node` and `ip`.
 
-use crate::metrics_api::{NodeMetricsList, PodMetricsList, Usage};
-use crate::pod_index::Placement;
-use crate::quantity::{self, QuantityError};
+use std::collections::HashSet;
+use std::sync::Arc;
 
+use crate::metrics_api::{NodeMetricsList, PodMetricsList, Usage};
+use crate::pod_index::{Placement, Pods};
+use crate::quantity::{self, QuantityError};
+use crate::scope::Scope;
+
+/// One container's usage. Strings are shared: a pod's name, namespace, node and IP
+/// with all its containers, and with the pod index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerUsage {
-    pub namespace: String,
-    pub pod: String,
-    pub container: String,
-    pub node: String,
-    pub ip: String,
+    pub namespace: Arc<str>,
+    pub pod: Arc<str>,
+    pub container: Arc<str>,
+    pub node: Arc<str>,
+    pub ip: Arc<str>,
     /// CPU in cores; `None` when absent or invalid.
     pub cpu: Option<f64>,
     /// Memory working set in bytes; `None` when absent or invalid.
@@ -24,7 +30,7 @@ pub struct ContainerUsage {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeUsage {
-    pub node: String,
+    pub node: Arc<str>,
     pub cpu: Option<f64>,
     pub memory: Option<f64>,
 }
@@ -89,26 +95,35 @@ pub struct Problems {
 }
 
 impl Snapshot {
-    /// Joins the lists that were read with `placement`, a lookup by namespace and name.
+    /// Joins the lists that were read with the pod index, keeping what `scope` includes.
     pub fn build(
-        pods: Option<PodMetricsList>,
-        nodes: Option<NodeMetricsList>,
-        placement: &dyn Fn(&str, &str) -> Option<Placement>,
+        pods: Option<&[PodMetricsList]>,
+        nodes: Option<&NodeMetricsList>,
+        index: &Pods,
+        scope: &Scope,
     ) -> (Snapshot, Problems) {
         let mut problems = Problems::default();
-        let containers = pods.map(|list| join_pods(list, placement, &mut problems));
+        let containers = pods.map(|lists| join_pods(lists, index, scope, &mut problems));
         let nodes = nodes.map(|list| {
             list.items
-                .into_iter()
-                .filter(|node| !node.metadata.name.is_empty())
-                .map(|node| {
-                    let (cpu, memory) =
-                        parse_usage(&node.usage, Owner::Node, &node.metadata.name, &mut problems);
-                    NodeUsage {
-                        node: node.metadata.name,
+                .iter()
+                .flatten()
+                .filter_map(|node| {
+                    let name = node.metadata.as_ref()?.name.as_ref();
+                    if name.is_empty() {
+                        return None;
+                    }
+                    let (cpu, memory) = parse_usage(
+                        node.usage.as_ref(),
+                        Owner::Node,
+                        || name.to_owned(),
+                        &mut problems,
+                    );
+                    Some(NodeUsage {
+                        node: Arc::from(name),
                         cpu,
                         memory,
-                    }
+                    })
                 })
                 .collect()
         });
@@ -117,27 +132,46 @@ impl Snapshot {
 }
 
 fn join_pods(
-    list: PodMetricsList,
-    placement: &dyn Fn(&str, &str) -> Option<Placement>,
+    lists: &[PodMetricsList],
+    index: &Pods,
+    scope: &Scope,
     problems: &mut Problems,
 ) -> Vec<ContainerUsage> {
-    let mut containers = Vec::with_capacity(list.items.len() * 2);
-    for pod in list.items {
-        let meta = pod.metadata;
-        if meta.name.is_empty() {
+    let mut strings = HashSet::<Arc<str>>::new();
+    let mut intern = |text: &str| -> Arc<str> {
+        if let Some(known) = strings.get(text) {
+            return known.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        strings.insert(shared.clone());
+        shared
+    };
+    let pods = lists.iter().flat_map(|list| list.items.iter().flatten());
+    let mut containers = Vec::with_capacity(pods.clone().count() * 2);
+    for pod in pods {
+        let Some(meta) = &pod.metadata else { continue };
+        let (namespace, name) = (meta.namespace.as_ref(), meta.name.as_ref());
+        if name.is_empty() || !scope.includes_pod(namespace, name) {
             continue;
         }
-        let place = placement(&meta.namespace, &meta.name).unwrap_or_else(|| {
-            problems.pods_without_metadata += 1;
-            Placement::default()
-        });
-        for container in pod.containers {
-            let object = format!("{}/{}/{}", meta.namespace, meta.name, container.name);
-            let (cpu, memory) = parse_usage(&container.usage, Owner::Pod, &object, problems);
+        let known = index
+            .get_key_value(namespace)
+            .and_then(|(namespace, names)| Some((namespace, names.get(name)?)));
+        let (namespace, place) = match known {
+            Some((namespace, place)) => (namespace.clone(), place.clone()),
+            None => {
+                problems.pods_without_metadata += 1;
+                (intern(namespace), Placement::default())
+            }
+        };
+        let pod_name: Arc<str> = Arc::from(name);
+        for container in pod.containers.iter().flatten() {
+            let object = || format!("{namespace}/{pod_name}/{}", container.name);
+            let (cpu, memory) = parse_usage(container.usage.as_ref(), Owner::Pod, object, problems);
             containers.push(ContainerUsage {
-                namespace: meta.namespace.clone(),
-                pod: meta.name.clone(),
-                container: container.name,
+                namespace: namespace.clone(),
+                pod: pod_name.clone(),
+                container: intern(&container.name),
                 node: place.node.clone(),
                 ip: place.ip.clone(),
                 cpu,
@@ -148,110 +182,97 @@ fn join_pods(
     containers
 }
 
+/// Parses both quantities; `object` names the owner, built only for an error.
 fn parse_usage(
-    usage: &Usage,
+    usage: Option<&Usage>,
     owner: Owner,
-    object: &str,
+    object: impl Fn() -> String,
     problems: &mut Problems,
 ) -> (Option<f64>, Option<f64>) {
-    let mut parse = |text: &Option<String>, field| {
-        let text = text.as_deref()?;
+    let Some(usage) = usage else {
+        return (None, None);
+    };
+    let mut parse = |text: Option<&str>, field| {
+        let text = text?;
         quantity::parse(text)
             .map_err(|error| {
                 problems.invalid_quantities.push(InvalidQuantity {
                     owner,
                     field,
-                    object: object.to_owned(),
+                    object: object(),
                     text: text.to_owned(),
                     error,
                 })
             })
             .ok()
     };
-    let cpu = parse(&usage.cpu, Field::Cpu);
-    let memory = parse(&usage.memory, Field::Memory);
+    let cpu = parse(usage.cpu.as_deref(), Field::Cpu);
+    let memory = parse(usage.memory.as_deref(), Field::Memory);
     (cpu, memory)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn pods(json: &str) -> Option<PodMetricsList> {
-        Some(serde_json::from_str(json).unwrap())
+    fn index(entries: &[(&str, &str, &str, &str)]) -> Pods {
+        let mut pods = Pods::new();
+        for (namespace, name, node, ip) in entries {
+            pods.entry(Arc::from(*namespace)).or_default().insert(
+                (*name).into(),
+                Placement {
+                    node: Arc::from(*node),
+                    ip: Arc::from(*ip),
+                },
+            );
+        }
+        pods
+    }
+
+    fn cpu_of(containers: &[ContainerUsage]) -> Vec<(&str, &str, &str, &str, Option<f64>)> {
+        containers
+            .iter()
+            .map(|c| (&*c.namespace, &*c.pod, &*c.node, &*c.ip, c.cpu))
+            .collect()
     }
 
     #[test]
     fn joins_by_namespace_and_name_not_name_alone() {
-        let index: HashMap<(&str, &str), Placement> = HashMap::from([
-            (
-                ("a", "web-0"),
-                Placement {
-                    node: "n1".into(),
-                    ip: "10.0.0.1".into(),
-                },
-            ),
-            (
-                ("b", "web-0"),
-                Placement {
-                    node: "n2".into(),
-                    ip: "10.0.0.2".into(),
-                },
-            ),
+        let index = index(&[
+            ("a", "web-0", "n1", "10.0.0.1"),
+            ("b", "web-0", "n2", "10.0.0.2"),
         ]);
-        let lookup = |ns: &str, name: &str| index.get(&(ns, name)).cloned();
-        let (snapshot, problems) = Snapshot::build(
-            pods(
-                r#"{"items":[
-                {"metadata":{"name":"web-0","namespace":"b"},"containers":[{"name":"c","usage":{"cpu":"7m","memory":"1Ki"}}]},
-                {"metadata":{"name":"web-0","namespace":"a"},"containers":[{"name":"c","usage":{"cpu":"123456789n","memory":"1Mi"}}]},
-                {"metadata":{"name":"gone","namespace":"a"},"containers":[{"name":"c","usage":{"cpu":"1","memory":"0"}}]}]}"#,
-            ),
-            None,
-            &lookup,
-        );
+        let body = br#"{"items":[
+            {"metadata":{"name":"web-0","namespace":"b"},"containers":[{"name":"c","usage":{"cpu":"7m","memory":"1Ki"}}]},
+            {"metadata":{"name":"web-0","namespace":"a"},"containers":[{"name":"c","usage":{"cpu":"123456789n","memory":"1Mi"}}]},
+            {"metadata":{"name":"gone","namespace":"a"},"containers":[{"name":"c","usage":{"cpu":"1","memory":"0"}}]}]}"#;
+        let lists = [PodMetricsList::decode(body).unwrap()];
+        let (snapshot, problems) = Snapshot::build(Some(&lists), None, &index, &Scope::default());
         let containers = snapshot.containers.unwrap();
         assert_eq!(
-            (
-                containers[0].node.as_str(),
-                containers[0].ip.as_str(),
-                containers[0].cpu
-            ),
-            ("n2", "10.0.0.2", Some(0.007))
+            cpu_of(&containers),
+            [
+                ("b", "web-0", "n2", "10.0.0.2", Some(0.007)),
+                ("a", "web-0", "n1", "10.0.0.1", Some(0.123456789)),
+                ("a", "gone", "", "", Some(1.0)),
+            ]
         );
-        assert_eq!(
-            (
-                containers[1].node.as_str(),
-                containers[1].cpu,
-                containers[1].memory
-            ),
-            ("n1", Some(0.123456789), Some(1048576.0))
-        );
-        assert_eq!(
-            (containers[2].node.as_str(), containers[2].ip.as_str()),
-            ("", "")
-        );
+        assert_eq!(containers[1].memory, Some(1048576.0));
         assert_eq!(problems.pods_without_metadata, 1);
         assert!(snapshot.nodes.is_none());
     }
 
     #[test]
     fn a_bad_quantity_costs_one_series() {
-        let (snapshot, problems) = Snapshot::build(
-            pods(
-                r#"{"items":[{"metadata":{"name":"p","namespace":"n"},"containers":[
-                {"name":"bad-cpu","usage":{"cpu":"7 m","memory":"1Ki"}},
-                {"name":"good","usage":{"cpu":"1m","memory":"2Ki"}}]}]}"#,
-            ),
-            Some(
-                serde_json::from_str(
-                    r#"{"items":[{"metadata":{"name":"n1"},"usage":{"cpu":"2","memory":"12Mx"}}]}"#,
-                )
-                .unwrap(),
-            ),
-            &|_, _| None,
-        );
+        let pods = br#"{"items":[{"metadata":{"name":"p","namespace":"n"},"containers":[
+            {"name":"bad-cpu","usage":{"cpu":"7 m","memory":"1Ki"}},
+            {"name":"good","usage":{"cpu":"1m","memory":"2Ki"}}]}]}"#;
+        let nodes =
+            br#"{"items":[{"metadata":{"name":"n1"},"usage":{"cpu":"2","memory":"12Mx"}}]}"#;
+        let lists = [PodMetricsList::decode(pods).unwrap()];
+        let nodes = NodeMetricsList::decode(nodes).unwrap();
+        let (snapshot, problems) =
+            Snapshot::build(Some(&lists), Some(&nodes), &Pods::new(), &Scope::default());
         let containers = snapshot.containers.unwrap();
         assert_eq!(
             (containers[0].cpu, containers[0].memory),
@@ -275,5 +296,19 @@ mod tests {
                 (Owner::Node, Field::Memory, "n1", "12Mx")
             ]
         );
+    }
+
+    #[test]
+    fn scope_filters_pods() {
+        let body = br#"{"items":[
+            {"metadata":{"name":"a","namespace":"kube-system"},"containers":[{"name":"c","usage":{"cpu":"1"}}]},
+            {"metadata":{"name":"b","namespace":"default"},"containers":[{"name":"c","usage":{"cpu":"1"}}]}]}"#;
+        let lists = [PodMetricsList::decode(body).unwrap()];
+        let scope = Scope::new(vec![], vec!["kube-system".into()], 0, 1).unwrap();
+        let (snapshot, problems) = Snapshot::build(Some(&lists), None, &Pods::new(), &scope);
+        let containers = snapshot.containers.unwrap();
+        assert_eq!(containers.len(), 1);
+        assert_eq!(&*containers[0].namespace, "default");
+        assert_eq!(problems.pods_without_metadata, 1);
     }
 }

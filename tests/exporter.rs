@@ -279,7 +279,12 @@ async fn exports_every_series_through_tls_and_kube_context() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_api_failure_answers_200_with_up_0_then_recovers() {
-    let running = run_exporter(MetricsApiVersion::V1beta1, &["--context", "working"], &[]).await;
+    let running = run_exporter(
+        MetricsApiVersion::V1beta1,
+        &["--context", "working", "--metrics.max-age", "0s"],
+        &[],
+    )
+    .await;
     let (server, address) = (&running.server, running.address);
     wait_until_ok(&format!("http://{address}/readyz")).await;
     let scrape = || async {

@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 
-use metrics_server_prom::exposition::{render, Format};
+use metrics_server_prom::exposition::{render_text, Format};
 use metrics_server_prom::snapshot::{ContainerUsage, Snapshot};
 use prometheus_client::registry::Registry;
 use proptest::prelude::*;
@@ -21,9 +21,9 @@ proptest! {
         openmetrics: bool,
     ) {
         let usage = ContainerUsage {
-            namespace: namespace.clone(),
-            pod: pod.clone(),
-            container: container.clone(),
+            namespace: namespace.as_str().into(),
+            pod: pod.as_str().into(),
+            container: container.as_str().into(),
             node: "node \"1\"\\".into(),
             ip: "".into(),
             cpu: Some(cpu),
@@ -31,7 +31,7 @@ proptest! {
         };
         let snapshot = Arc::new(Snapshot { containers: Some(vec![usage]), nodes: None });
         let format = if openmetrics { Format::OpenMetrics } else { Format::Text };
-        let samples = parse_exposition(&render(format, snapshot, &Registry::default()));
+        let samples = parse_exposition(&render_text(format, snapshot, &Registry::default()));
         prop_assert_eq!(samples.len(), 1);
         let labels = &samples[0].labels;
         prop_assert_eq!(&labels["namespace"], &namespace);
