@@ -148,10 +148,17 @@ impl Scraper {
             let remaining = self.settings.sync_wait.saturating_sub(started.elapsed());
             let _ = tokio::time::timeout(remaining, self.pods.synced()).await;
         }
+        let read_took = started.elapsed();
         let scraper = self.clone();
         let joined = tokio::task::spawn_blocking(move || scraper.join(pods, nodes))
             .await
             .expect("joining the metrics read panicked");
+        tracing::debug!(
+            read_seconds = read_took.as_secs_f64(),
+            join_seconds = (started.elapsed() - read_took).as_secs_f64(),
+            containers = joined.containers.as_ref().map_or(0, Vec::len),
+            "read the metrics API"
+        );
         let reading = Arc::new(Reading {
             snapshot: Arc::new(joined),
             started,

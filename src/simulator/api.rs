@@ -14,6 +14,7 @@ use axum::Router;
 use super::core_objects::{Items, List, ListMeta, NodeJson, PodJson};
 use super::discovery;
 use super::metrics_objects::{node_metrics, node_metrics_list, pod_metrics, pod_metrics_list};
+use super::request_counts::count_requests;
 use super::simulation::Simulation;
 use super::status::{json_response, json_value, Status};
 use super::watch::{self, WatchParams};
@@ -52,9 +53,18 @@ pub(crate) fn router(simulation: Arc<Simulation>) -> Router {
         )
         .route(&format!("{metrics}/nodes"), get(all_node_metrics))
         .route(&format!("{metrics}/nodes/{{name}}"), get(one_node_metrics))
+        .route("/simulator/requests", get(request_tally))
         .fallback(|| async { Status::unknown_path() })
         .method_not_allowed_fallback(|| async { Status::method_not_allowed() })
+        .layer(axum::middleware::from_fn_with_state(
+            simulation.requests(),
+            count_requests,
+        ))
         .with_state(simulation)
+}
+
+async fn request_tally(State(simulation): Shared) -> Response {
+    json_value(&simulation.requests().tally())
 }
 
 async fn core_versions(headers: HeaderMap) -> Response {

@@ -19,6 +19,7 @@ mod meta;
 mod metrics_objects;
 mod model;
 mod quantities;
+mod request_counts;
 mod rng;
 mod server;
 mod simulation;
@@ -34,6 +35,7 @@ use crate::duration::parse_duration;
 
 pub use fixture::{fixture_router, Fixture, FixtureContainer, FixtureNode, FixturePod};
 pub use kubeconfig::kubeconfig;
+pub use request_counts::RequestTally;
 pub use server::{run, start, RunningSimulator};
 
 /// How the simulated cluster looks and moves.

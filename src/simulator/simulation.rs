@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, watch};
 use super::cluster::Cluster;
 use super::event_log::PodChange;
 use super::metrics_objects::pod_metrics_list;
+use super::request_counts::RequestCounts;
 use super::MetricsApiVersion;
 
 /// What open watches hear about.
@@ -34,6 +35,7 @@ pub(crate) struct Simulation {
     changes: broadcast::Sender<Broadcast>,
     shutdown: watch::Sender<bool>,
     pod_metrics: Mutex<Vec<CachedDocument>>,
+    requests: Arc<RequestCounts>,
 }
 
 impl Simulation {
@@ -45,7 +47,12 @@ impl Simulation {
             changes,
             shutdown: watch::Sender::new(false),
             pod_metrics: Mutex::new(Vec::new()),
+            requests: Arc::default(),
         })
+    }
+
+    pub(crate) fn requests(&self) -> Arc<RequestCounts> {
+        self.requests.clone()
     }
 
     pub(crate) fn versions(&self) -> MetricsApiVersion {
