@@ -110,6 +110,8 @@ impl Connection {
         context: Option<String>,
         source: String,
     ) -> anyhow::Result<Self> {
+        // An empty KUBE_CONTEXT (a compose file passing it through unset) means none.
+        let context = context.filter(|name| !name.is_empty());
         let context_name = match context.or_else(|| kubeconfig.current_context.clone()) {
             Some(name) => name,
             None => bail!(
@@ -287,9 +289,11 @@ contexts:
 
     #[tokio::test]
     async fn current_context_is_the_default() {
-        let connection = Connection::from_kubeconfig(two_contexts(), None, "test".into())
-            .await
-            .unwrap();
-        assert_eq!(connection.identity.context, "broken");
+        for context in [None, Some(String::new())] {
+            let connection = Connection::from_kubeconfig(two_contexts(), context, "test".into())
+                .await
+                .unwrap();
+            assert_eq!(connection.identity.context, "broken");
+        }
     }
 }

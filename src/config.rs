@@ -145,6 +145,11 @@ pub struct ScopeArgs {
     )]
     pub exclude_namespaces: Vec<String>,
 
+    /// With --namespaces, still read node metrics (needs cluster-wide get and list on
+    /// metrics.k8s.io nodes).
+    #[arg(long = "node-metrics", env = "NODE_METRICS")]
+    pub node_metrics: bool,
+
     /// This replica's shard, from 0 to --total-shards - 1.
     #[arg(long, env = "SHARD", default_value_t = 0)]
     pub shard: u64,

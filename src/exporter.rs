@@ -18,9 +18,10 @@ use crate::{http, simulator};
 
 pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
     let scope = Arc::new(
-        Scope::new(
+        Scope::with_node_metrics(
             args.scope.namespaces.clone(),
             args.scope.exclude_namespaces.clone(),
+            args.scope.node_metrics,
             args.scope.shard,
             args.scope.total_shards,
         )

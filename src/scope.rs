@@ -12,6 +12,8 @@ pub struct Scope {
     /// Only these namespaces, read through namespaced endpoints; `None` is all.
     allow: Option<Vec<String>>,
     exclude: HashSet<String>,
+    /// Read node metrics even with an allow list.
+    node_metrics: bool,
     shard: u64,
     total_shards: u64,
 }
@@ -21,6 +23,7 @@ impl Default for Scope {
         Scope {
             allow: None,
             exclude: HashSet::new(),
+            node_metrics: false,
             shard: 0,
             total_shards: 1,
         }
@@ -31,6 +34,17 @@ impl Scope {
     pub fn new(
         allow: Vec<String>,
         exclude: Vec<String>,
+        shard: u64,
+        total_shards: u64,
+    ) -> Result<Self, String> {
+        Self::with_node_metrics(allow, exclude, false, shard, total_shards)
+    }
+
+    /// Like [`Scope::new`]; `node_metrics` reads node metrics even with an allow list.
+    pub fn with_node_metrics(
+        allow: Vec<String>,
+        exclude: Vec<String>,
+        node_metrics: bool,
         shard: u64,
         total_shards: u64,
     ) -> Result<Self, String> {
@@ -47,6 +61,7 @@ impl Scope {
         Ok(Scope {
             allow: (!allow.is_empty()).then_some(allow),
             exclude: exclude.into_iter().collect(),
+            node_metrics,
             shard,
             total_shards,
         })
@@ -74,10 +89,10 @@ impl Scope {
         self.includes_namespace(namespace) && self.shard_of(namespace, name) == self.shard
     }
 
-    /// Node series are cluster-scoped: exported by shard 0, and not at all with a
-    /// namespace allow list (a namespaced Role cannot read them).
+    /// Node series are cluster-scoped: exported by shard 0, and with a namespace allow
+    /// list only when asked for (a namespaced Role cannot read them).
     pub fn includes_nodes(&self) -> bool {
-        self.shard == 0 && self.allow.is_none()
+        self.shard == 0 && (self.allow.is_none() || self.node_metrics)
     }
 
     pub fn shard_of(&self, namespace: &str, name: &str) -> u64 {
@@ -125,6 +140,9 @@ mod tests {
         assert!(scope.includes_pod("team-b", "x"));
         assert!(!scope.includes_pod("kube-system", "x"));
         assert!(!scope.includes_nodes());
+        let with_nodes =
+            Scope::with_node_metrics(names(&["team-a"]), vec![], true, 0, 1).unwrap();
+        assert!(with_nodes.includes_nodes());
     }
 
     #[test]
