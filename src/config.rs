@@ -72,6 +72,15 @@ pub struct ExporterArgs {
     )]
     pub metrics_max_age: Duration,
 
+    /// Largest metrics API response accepted, as a Kubernetes quantity (512Mi, 1Gi).
+    #[arg(
+        long = "metrics.max-response-size",
+        env = "METRICS_MAX_RESPONSE_SIZE",
+        default_value = "512Mi",
+        value_parser = parse_size
+    )]
+    pub metrics_max_response_size: usize,
+
     #[command(flatten)]
     pub scope: ScopeArgs,
 
@@ -211,6 +220,15 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// A size in bytes, written as a Kubernetes quantity.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let bytes = crate::quantity::parse(text).map_err(|e| format!("{text:?}: {e}"))?;
+    if bytes < 1.0 || bytes.fract() != 0.0 || bytes > usize::MAX as f64 {
+        return Err(format!("{text:?} is not a whole number of bytes"));
+    }
+    Ok(bytes as usize)
+}
+
 fn parse_telemetry_path(path: &str) -> Result<String, String> {
     if path.starts_with('/') && path.len() > 1 {
         Ok(path.to_owned())
@@ -229,6 +247,16 @@ mod tests {
         assert_eq!(cli.exporter.listen_address.port(), 9100);
         assert_eq!(cli.exporter.telemetry_path, "/metrics");
         assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn sizes_are_quantities_of_bytes() {
+        assert_eq!(parse_size("512Mi"), Ok(512 << 20));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("1k"), Ok(1000));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("1.5").is_err());
+        assert!(parse_size("lots").is_err());
     }
 
     #[test]

@@ -40,7 +40,12 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
     let api = MetricsApi::new(
         connection.metrics_client(args.metrics_timeout)?,
         args.metrics_timeout,
-    );
+    )
+    .with_max_response_bytes(args.metrics_max_response_size)
+    .with_identity(format!(
+        "user {:?} (context {:?})",
+        connection.identity.user, connection.identity.context
+    ));
     let identity = &connection.identity;
     match api.discover().await {
         Ok(version) => tracing::info!(

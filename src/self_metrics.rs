@@ -46,6 +46,7 @@ pub struct SelfMetrics {
     read_errors: Family<ReadErrorLabels, Counter>,
     invalid_quantities: Family<QuantityLabels, Counter>,
     pods_without_metadata: Gauge,
+    duplicates: Counter,
     pod_index_pods: Gauge,
 }
 
@@ -64,6 +65,7 @@ impl SelfMetrics {
             read_errors: Family::default(),
             invalid_quantities: Family::default(),
             pods_without_metadata: Gauge::default(),
+            duplicates: Counter::default(),
             pod_index_pods: Gauge::default(),
         };
         let build_info = Family::<BuildLabels, Gauge>::default();
@@ -105,6 +107,11 @@ impl SelfMetrics {
             "kube_metrics_server_pods_without_metadata",
             "Pods in the last metrics read that the pod watch did not know; exported with empty node and ip",
             metrics.pods_without_metadata.clone(),
+        );
+        registry.register(
+            "kube_metrics_server_duplicates",
+            "Pods, containers or nodes the metrics API listed more than once; only the first is exported",
+            metrics.duplicates.clone(),
         );
         registry.register(
             "kube_metrics_server_pod_index_pods",
@@ -155,6 +162,7 @@ impl SelfMetrics {
         }
         self.pods_without_metadata
             .set(problems.pods_without_metadata as i64);
+        self.duplicates.inc_by(problems.duplicates);
     }
 
     pub fn set_pod_index_pods(&self, pods: usize) {

@@ -92,6 +92,9 @@ pub struct Problems {
     pub invalid_quantities: Vec<InvalidQuantity>,
     /// Pods in the metrics list that the pod index does not know (yet).
     pub pods_without_metadata: u64,
+    /// Pods, containers or nodes listed again; only the first is exported, since
+    /// exposition must not repeat a series.
+    pub duplicates: u64,
 }
 
 impl Snapshot {
@@ -105,12 +108,17 @@ impl Snapshot {
         let mut problems = Problems::default();
         let containers = pods.map(|lists| join_pods(lists, index, scope, &mut problems));
         let nodes = nodes.map(|list| {
+            let mut seen = HashSet::new();
             list.items
                 .iter()
                 .flatten()
                 .filter_map(|node| {
                     let name = node.metadata.as_ref()?.name.as_ref();
                     if name.is_empty() {
+                        return None;
+                    }
+                    if !seen.insert(name) {
+                        problems.duplicates += 1;
                         return None;
                     }
                     let (cpu, memory) = parse_usage(
@@ -148,10 +156,15 @@ fn join_pods(
     };
     let pods = lists.iter().flat_map(|list| list.items.iter().flatten());
     let mut containers = Vec::with_capacity(pods.clone().count() * 2);
+    let mut seen_pods = HashSet::new();
     for pod in pods {
         let Some(meta) = &pod.metadata else { continue };
         let (namespace, name) = (meta.namespace.as_ref(), meta.name.as_ref());
         if name.is_empty() || !scope.includes_pod(namespace, name) {
+            continue;
+        }
+        if !seen_pods.insert((namespace, name)) {
+            problems.duplicates += 1;
             continue;
         }
         let known = index
@@ -165,7 +178,15 @@ fn join_pods(
             }
         };
         let pod_name: Arc<str> = Arc::from(name);
+        let first_container = containers.len();
         for container in pod.containers.iter().flatten() {
+            let repeated = containers[first_container..]
+                .iter()
+                .any(|c: &ContainerUsage| *c.container == *container.name);
+            if repeated {
+                problems.duplicates += 1;
+                continue;
+            }
             let object = || format!("{namespace}/{pod_name}/{}", container.name);
             let (cpu, memory) = parse_usage(container.usage.as_ref(), Owner::Pod, object, problems);
             containers.push(ContainerUsage {
@@ -296,6 +317,25 @@ mod tests {
                 (Owner::Node, Field::Memory, "n1", "12Mx")
             ]
         );
+    }
+
+    #[test]
+    fn duplicates_export_once() {
+        let pods = br#"{"items":[
+            {"metadata":{"name":"p","namespace":"n"},"containers":[
+                {"name":"c","usage":{"cpu":"1"}},{"name":"c","usage":{"cpu":"2"}}]},
+            {"metadata":{"name":"p","namespace":"n"},"containers":[{"name":"d","usage":{"cpu":"3"}}]},
+            {"metadata":{"name":"p","namespace":"other"},"containers":[{"name":"c","usage":{"cpu":"4"}}]}]}"#;
+        let nodes = br#"{"items":[{"metadata":{"name":"n1"},"usage":{"cpu":"1"}},
+                                  {"metadata":{"name":"n1"},"usage":{"cpu":"2"}}]}"#;
+        let lists = [PodMetricsList::decode(pods).unwrap()];
+        let nodes = NodeMetricsList::decode(nodes).unwrap();
+        let (snapshot, problems) =
+            Snapshot::build(Some(&lists), Some(&nodes), &Pods::new(), &Scope::default());
+        let cpu: Vec<_> = snapshot.containers.unwrap().iter().map(|c| c.cpu).collect();
+        assert_eq!(cpu, [Some(1.0), Some(4.0)]);
+        assert_eq!(snapshot.nodes.unwrap().len(), 1);
+        assert_eq!(problems.duplicates, 3);
     }
 
     #[test]

@@ -110,6 +110,15 @@ pub(crate) fn serve(
                 }
                 lines
             }
+            // A version from the future was handed out by another server (this one
+            // restarted): the client must list again, as after a compaction.
+            Start::After(resource_version) if resource_version > cluster.resource_version() => {
+                let line = Line::Error(Status::expired(
+                    resource_version,
+                    cluster.resource_version(),
+                ));
+                return json_response(render(&[line]));
+            }
             Start::After(resource_version) => match cluster.changes_since(resource_version) {
                 Ok(changes) => changes
                     .into_iter()

@@ -77,14 +77,17 @@ impl Process {
     }
 
     /// `metrics-server-prom simulate` on a free port, writing a kubeconfig to `kubeconfig`.
+    /// A free port unless `extra` names a `--listen-address`.
     pub fn simulator(kubeconfig: &Path, extra: &[&str]) -> (Process, String) {
+        let listen: &[&str] = if extra.contains(&"--listen-address") {
+            &[]
+        } else {
+            &["--listen-address", "127.0.0.1:0"]
+        };
         let mut child = Command::new(BINARY)
-            .args([
-                "simulate",
-                "--listen-address",
-                "127.0.0.1:0",
-                "--write-kubeconfig",
-            ])
+            .arg("simulate")
+            .args(listen)
+            .arg("--write-kubeconfig")
             .arg(kubeconfig)
             .args(extra)
             .stdout(Stdio::piped())
@@ -115,12 +118,70 @@ impl Process {
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
+
+    /// Waits until a log line contains `needle`: how a test learns the process reached a
+    /// state it logs.
+    pub async fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while !self
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains(needle))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "never logged {needle:?}; log:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends a signal (`"TERM"`, `"INT"`) to this process by its id.
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{name} failed");
+    }
+
+    /// Waits for the process to exit, failing the test if it does not within [`PATIENCE`].
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the process did not exit; log:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Resident memory in KiB, from /proc/PID/status.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS in /proc status:\n{status}"))
+    }
 }
 
 fn listening_address(line: &str) -> Option<SocketAddr> {
     let json: serde_json::Value = serde_json::from_str(line).ok()?;
     let message = json.get("message")?.as_str()?;
-    let rest = message.strip_prefix("listening on http://")?;
+    let rest = message
+        .strip_prefix("listening on http://")
+        .or_else(|| message.strip_prefix("listening on https://"))?;
     rest.split('/').next()?.parse().ok()
 }
 
@@ -232,6 +293,9 @@ pub fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<
 /// Set as `metrics_status` to make metrics.k8s.io lists stall without answering.
 pub const STALL: u16 = 1;
 
+/// Set as `metrics_status` to hold metrics.k8s.io lists until [`TlsApiServer::release`].
+pub const HOLD: u16 = 2;
+
 /// A Kubernetes API server over TLS that requires a bearer token, serving a fixture.
 /// `metrics_status` set to an HTTP status makes every metrics.k8s.io list answer it
 /// (or [`STALL`]); `metrics_requests` counts the lists asked for.
@@ -241,6 +305,9 @@ pub struct TlsApiServer {
     pub token: String,
     pub metrics_status: Arc<AtomicU16>,
     pub metrics_requests: Arc<AtomicUsize>,
+    /// Metrics lists that have reached a [`STALL`] or [`HOLD`] and wait there.
+    waiting: Arc<tokio::sync::watch::Sender<usize>>,
+    released: Arc<tokio::sync::watch::Sender<bool>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -255,6 +322,8 @@ struct Gate {
     token: String,
     metrics_status: Arc<AtomicU16>,
     metrics_requests: Arc<AtomicUsize>,
+    waiting: Arc<tokio::sync::watch::Sender<usize>>,
+    released: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Response {
@@ -271,7 +340,15 @@ async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Respons
         gate.metrics_requests.fetch_add(1, Ordering::SeqCst);
         match gate.metrics_status.load(Ordering::SeqCst) {
             0 => {}
-            STALL => std::future::pending::<()>().await,
+            STALL => {
+                gate.waiting.send_modify(|n| *n += 1);
+                std::future::pending::<()>().await
+            }
+            HOLD => {
+                let mut released = gate.released.subscribe();
+                gate.waiting.send_modify(|n| *n += 1);
+                let _ = released.wait_for(|released| *released).await;
+            }
             status => return status_response(status, "injected failure"),
         }
     }
@@ -319,10 +396,14 @@ impl TlsApiServer {
         let token = "test-bearer-token-5f3a9c".to_owned();
         let metrics_status = Arc::new(AtomicU16::new(0));
         let metrics_requests = Arc::new(AtomicUsize::new(0));
+        let waiting = Arc::new(tokio::sync::watch::channel(0).0);
+        let released = Arc::new(tokio::sync::watch::channel(false).0);
         let gate_state = Gate {
             token: token.clone(),
             metrics_status: metrics_status.clone(),
             metrics_requests: metrics_requests.clone(),
+            waiting: waiting.clone(),
+            released: released.clone(),
         };
         let router = metrics_server_prom::simulator::fixture_router(fixture, version)
             .layer(axum::middleware::from_fn_with_state(gate_state, gate));
@@ -352,8 +433,24 @@ impl TlsApiServer {
             token,
             metrics_status,
             metrics_requests,
+            waiting,
+            released,
             task,
         }
+    }
+
+    /// Waits until `count` metrics lists are held or stalled.
+    pub async fn wait_until_waiting(&self, count: usize) {
+        let mut waiting = self.waiting.subscribe();
+        tokio::time::timeout(PATIENCE, waiting.wait_for(|n| *n >= count))
+            .await
+            .expect("metrics lists never reached the server")
+            .unwrap();
+    }
+
+    /// Lets every [`HOLD`]-held metrics list, and later ones, answer.
+    pub fn release(&self) {
+        self.released.send_replace(true);
     }
 
     /// A kubeconfig with two contexts: `broken` (the current one: right server, wrong
@@ -380,4 +477,174 @@ impl TlsApiServer {
         std::fs::write(&path, kubeconfig.to_string()).unwrap();
         path
     }
+}
+
+/// A certificate authority for tests, issuing server and client certificates.
+pub struct TestCa {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+/// A certificate issued by a [`TestCa`], with its key.
+pub struct Issued {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub der: Vec<u8>,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().unwrap();
+        TestCa {
+            issuer: rcgen::CertifiedIssuer::self_signed(params, key).unwrap(),
+        }
+    }
+
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A server certificate for 127.0.0.1 and localhost.
+    pub fn server(&self, common_name: &str) -> Issued {
+        self.issue(common_name, rcgen::ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    pub fn client(&self, common_name: &str) -> Issued {
+        self.issue(common_name, rcgen::ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
+    fn issue(&self, common_name: &str, usage: rcgen::ExtendedKeyUsagePurpose) -> Issued {
+        let mut params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, common_name);
+        params.extended_key_usages = vec![usage];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            der: cert.der().to_vec(),
+        }
+    }
+}
+
+/// A rustls client trusting `ca_pem`, presenting `identity` when given.
+pub fn tls_client(ca_pem: &str, identity: Option<&Issued>) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match identity {
+        Some(issued) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from(issued.der.clone())],
+                PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    Arc::new(config)
+}
+
+/// What an HTTPS request got back, and the certificate the server showed.
+#[derive(Debug)]
+pub struct HttpsReply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: String,
+    pub server_cert: Vec<u8>,
+}
+
+/// One GET over a new TLS connection to `address`, with basic auth when given. An error
+/// is a failed handshake or a connection the server closed without answering.
+pub async fn https_get(
+    address: SocketAddr,
+    client: Arc<rustls::ClientConfig>,
+    path: &str,
+    credentials: Option<(&str, &str)>,
+) -> Result<HttpsReply, String> {
+    use http_body_util::BodyExt;
+    let tcp = tokio::net::TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(client)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS handshake: {e}"))?;
+    let server_cert = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .map_err(|e| format!("HTTP handshake: {e}"))?;
+    tokio::spawn(connection);
+    let mut request = http::Request::get(path).header(http::header::HOST, "localhost");
+    if let Some((user, password)) = credentials {
+        request = request.header(http::header::AUTHORIZATION, basic(user, password));
+    }
+    let response = sender
+        .send_request(
+            request
+                .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+                .unwrap(),
+        )
+        .await
+        .map_err(|e| format!("request: {e}"))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("body: {e}"))?
+        .to_bytes();
+    Ok(HttpsReply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        server_cert,
+    })
+}
+
+/// The value of an `Authorization` header for basic auth.
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+/// A program on the PATH; a missing one fails the test, never skips it.
+pub fn tool(name: &str) -> std::path::PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("`{name}` is not installed: install the Debian package `prometheus` (bash .ci/run does)")
+    })
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
