@@ -46,7 +46,7 @@ pub struct PodMetrics<'a> {
 #[derive(Debug, Deserialize, Default)]
 pub struct ContainerMetrics<'a> {
     #[serde(borrow, default)]
-    pub name: Cow<'a, str>,
+    pub name: Text<'a>,
     #[serde(borrow, default)]
     pub usage: Option<Usage<'a>>,
 }
@@ -72,9 +72,9 @@ pub struct NodeMetrics<'a> {
 #[derive(Debug, Deserialize, Default)]
 pub struct ObjectName<'a> {
     #[serde(borrow, default)]
-    pub name: Cow<'a, str>,
+    pub name: Text<'a>,
     #[serde(borrow, default)]
-    pub namespace: Cow<'a, str>,
+    pub namespace: Text<'a>,
 }
 
 /// Raw quantity strings, parsed later so that one bad value skips one series.
@@ -86,11 +86,75 @@ pub struct Usage<'a> {
     pub memory: Option<Text<'a>>,
 }
 
-/// A JSON string borrowed from the body unless it had escapes to undo. (serde borrows
-/// a `Cow` only as a field of its own, not inside an `Option`.)
-#[derive(Debug, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
+/// A JSON string borrowed from the body unless it had escapes to undo. Anything else
+/// where a string belongs is tolerated, so that one odd value costs one series, not
+/// the whole list: a number becomes its text (Kubernetes accepts unquoted quantities),
+/// null becomes empty, and an array or object becomes empty (an invalid quantity, a
+/// skipped name).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Text<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Borrowed(text)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(text.to_owned())))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(text)))
+    }
+
+    fn visit_i64<E>(self, number: i64) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(number.to_string())))
+    }
+
+    fn visit_u64<E>(self, number: u64) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(number.to_string())))
+    }
+
+    fn visit_f64<E>(self, number: f64) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(number.to_string())))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Text<'de>, E> {
+        Ok(Text::default())
+    }
+
+    fn visit_unit<E>(self) -> Result<Text<'de>, E> {
+        Ok(Text::default())
+    }
+
+    fn visit_none<E>(self) -> Result<Text<'de>, E> {
+        Ok(Text::default())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Text<'de>, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Text::default())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Text<'de>, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Text::default())
+    }
+}
 
 impl std::ops::Deref for Text<'_> {
     type Target = str;
@@ -392,7 +456,7 @@ mod tests {
         )
         .unwrap();
         let pod = &pods.items.unwrap()[0];
-        assert_eq!(pod.metadata.as_ref().unwrap().namespace, "kube-system");
+        assert_eq!(&*pod.metadata.as_ref().unwrap().namespace, "kube-system");
         assert_eq!(pod.window.as_deref(), Some("1m0s"));
         let usage = pod.containers.as_ref().unwrap()[0].usage.as_ref().unwrap();
         assert_eq!(usage.cpu.as_deref(), Some("7m"));
@@ -415,6 +479,20 @@ mod tests {
         assert_eq!(items.len(), 3);
         assert!(items[0].containers.is_none());
         assert!(items[1].containers.as_ref().unwrap()[0].usage.is_none());
+        let nodes = NodeMetricsList::decode(br#"{"items":null}"#).unwrap();
+        assert!(nodes.items.is_none());
+        let odd = PodMetricsList::decode(
+            br#"{"items":[{"metadata":{"name":null,"namespace":7},
+                "containers":[{"name":["x"],"usage":{"cpu":5,"memory":{"a":1}}}]}]}"#,
+        )
+        .unwrap();
+        let pod = &odd.items.unwrap()[0];
+        let meta = pod.metadata.as_ref().unwrap();
+        assert_eq!((&*meta.name, &*meta.namespace), ("", "7"));
+        let container = &pod.containers.as_ref().unwrap()[0];
+        let usage = container.usage.as_ref().unwrap();
+        assert_eq!(usage.cpu.as_deref(), Some("5"));
+        assert_eq!(usage.memory.as_deref(), Some(""));
         let nodes = NodeMetricsList::decode(br#"{"items":null}"#).unwrap();
         assert!(nodes.items.is_none());
         assert!(PodMetricsList::decode(b"{\"items\": [").is_err());

@@ -113,7 +113,7 @@ impl Snapshot {
                 .iter()
                 .flatten()
                 .filter_map(|node| {
-                    let name = node.metadata.as_ref()?.name.as_ref();
+                    let name: &str = &node.metadata.as_ref()?.name;
                     if name.is_empty() {
                         return None;
                     }
@@ -159,7 +159,7 @@ fn join_pods(
     let mut seen_pods = HashSet::new();
     for pod in pods {
         let Some(meta) = &pod.metadata else { continue };
-        let (namespace, name) = (meta.namespace.as_ref(), meta.name.as_ref());
+        let (namespace, name): (&str, &str) = (&meta.namespace, &meta.name);
         if name.is_empty() || !scope.includes_pod(namespace, name) {
             continue;
         }
@@ -187,7 +187,7 @@ fn join_pods(
                 problems.duplicates += 1;
                 continue;
             }
-            let object = || format!("{namespace}/{pod_name}/{}", container.name);
+            let object = || format!("{namespace}/{pod_name}/{}", &*container.name);
             let (cpu, memory) = parse_usage(container.usage.as_ref(), Owner::Pod, object, problems);
             containers.push(ContainerUsage {
                 namespace: namespace.clone(),
