@@ -151,7 +151,10 @@ impl<'de> serde::de::Visitor<'de> for TextVisitor {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Text<'de>, A::Error> {
-        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
         Ok(Text::default())
     }
 }
@@ -208,7 +211,9 @@ pub enum ReadError {
     /// The body was not a metrics list.
     Decode(String),
     /// The body was larger than `--metrics.max-response-size`.
-    TooLarge { limit: usize },
+    TooLarge {
+        limit: usize,
+    },
 }
 
 impl ReadError {
@@ -239,7 +244,10 @@ impl std::fmt::Display for ReadError {
             ReadError::Status { code, message } => write!(f, "HTTP {code}: {message}"),
             ReadError::Decode(e) => write!(f, "invalid response: {e}"),
             ReadError::TooLarge { limit } => {
-                write!(f, "response larger than {limit} bytes (--metrics.max-response-size)")
+                write!(
+                    f,
+                    "response larger than {limit} bytes (--metrics.max-response-size)"
+                )
             }
         }
     }

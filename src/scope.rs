@@ -140,8 +140,7 @@ mod tests {
         assert!(scope.includes_pod("team-b", "x"));
         assert!(!scope.includes_pod("kube-system", "x"));
         assert!(!scope.includes_nodes());
-        let with_nodes =
-            Scope::with_node_metrics(names(&["team-a"]), vec![], true, 0, 1).unwrap();
+        let with_nodes = Scope::with_node_metrics(names(&["team-a"]), vec![], true, 0, 1).unwrap();
         assert!(with_nodes.includes_nodes());
     }
 

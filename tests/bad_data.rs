@@ -26,8 +26,17 @@ use support::parse_exposition;
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
         // A small pool, so that duplicates happen.
-        prop::sample::select(vec!["web-0", "app", "default", "a\"b", "back\\slash", "new\nline", "ünïcødé-✓", ""])
-            .prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "web-0",
+            "app",
+            "default",
+            "a\"b",
+            "back\\slash",
+            "new\nline",
+            "ünïcødé-✓",
+            ""
+        ])
+        .prop_map(str::to_owned),
         any::<String>(),
     ]
 }
@@ -35,8 +44,25 @@ fn name() -> impl Strategy<Value = String> {
 fn quantity() -> impl Strategy<Value = Value> {
     prop_oneof![
         prop::sample::select(vec![
-            "123456789n", "1500u", "250m", "1", "0", "125448Ki", "1Gi", "1k", "-5m", "1e400",
-            "99999999999999999999Ei", "1.5e-3", "12 m", "m", "", "NaN", "0x10", "1ki", ".5",
+            "123456789n",
+            "1500u",
+            "250m",
+            "1",
+            "0",
+            "125448Ki",
+            "1Gi",
+            "1k",
+            "-5m",
+            "1e400",
+            "99999999999999999999Ei",
+            "1.5e-3",
+            "12 m",
+            "m",
+            "",
+            "NaN",
+            "0x10",
+            "1ki",
+            ".5",
         ])
         .prop_map(Value::from),
         any::<String>().prop_map(Value::from),
@@ -63,12 +89,22 @@ fn maybe(fields: Vec<(&'static str, Value)>, present: Vec<u8>) -> Value {
 }
 
 fn container() -> impl Strategy<Value = Value> {
-    (name(), quantity(), quantity(), prop::collection::vec(any::<u8>(), 3)).prop_map(
-        |(name, cpu, memory, present)| {
-            let usage = maybe(vec![("cpu", cpu), ("memory", memory)], present[1..].to_vec());
-            maybe(vec![("name", json!(name)), ("usage", usage)], vec![present[0] | 2, 2])
-        },
+    (
+        name(),
+        quantity(),
+        quantity(),
+        prop::collection::vec(any::<u8>(), 3),
     )
+        .prop_map(|(name, cpu, memory, present)| {
+            let usage = maybe(
+                vec![("cpu", cpu), ("memory", memory)],
+                present[1..].to_vec(),
+            );
+            maybe(
+                vec![("name", json!(name)), ("usage", usage)],
+                vec![present[0] | 2, 2],
+            )
+        })
 }
 
 fn pod() -> impl Strategy<Value = Value> {
@@ -106,7 +142,12 @@ fn documents() -> impl Strategy<Value = (Value, Value)> {
         prop::collection::vec(pod(), 0..12),
         prop::collection::vec(node(), 0..4),
     )
-        .prop_map(|(pods, nodes)| (json!({"kind": "PodMetricsList", "items": pods}), json!({"items": nodes})))
+        .prop_map(|(pods, nodes)| {
+            (
+                json!({"kind": "PodMetricsList", "items": pods}),
+                json!({"items": nodes}),
+            )
+        })
 }
 
 /// Decode, join and render one pair of documents in `format`.
@@ -115,7 +156,12 @@ fn exposition(pods: &Value, nodes: &Value, format: Format) -> String {
     let node_body = serde_json::to_vec(nodes).unwrap();
     let pod_lists = [PodMetricsList::decode(&pod_body).expect("well-formed JSON decodes")];
     let node_list = NodeMetricsList::decode(&node_body).expect("well-formed JSON decodes");
-    let (snapshot, _) = Snapshot::build(Some(&pod_lists), Some(&node_list), &Pods::new(), &Scope::default());
+    let (snapshot, _) = Snapshot::build(
+        Some(&pod_lists),
+        Some(&node_list),
+        &Pods::new(),
+        &Scope::default(),
+    );
     render_text(format, Arc::new(snapshot), SelfMetrics::new().registry())
 }
 
@@ -154,7 +200,12 @@ fn a_sample_of_generated_documents_passes_promtool() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
         let output = check.wait_with_output().unwrap();
         assert!(
             output.status.success(),

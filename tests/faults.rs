@@ -50,11 +50,9 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
             )
                 .into_response()
         }
-        Some(Fault::Body(body)) if is_list => (
-            [(http::header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response(),
+        Some(Fault::Body(body)) if is_list => {
+            ([(http::header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
         _ => next.run(request).await,
     }
 }
@@ -99,7 +97,9 @@ fn write_kubeconfig(dir: &std::path::Path, url: &str) -> String {
 }
 
 async fn scrape(address: SocketAddr) -> Vec<Sample> {
-    let response = reqwest::get(format!("http://{address}/metrics")).await.unwrap();
+    let response = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     parse_exposition(&response.text().await.unwrap())
 }
@@ -151,15 +151,29 @@ async fn each_upstream_fault_reports_up_0_with_its_reason_then_recovers() {
         let before = errors(&scrape(address).await, reason);
         faults.set(Some(fault.clone()));
         let failed = scrape(address).await;
-        assert_eq!(value(&failed, "kube_metrics_server_up", &[]), Some(0.0), "{fault:?}");
+        assert_eq!(
+            value(&failed, "kube_metrics_server_up", &[]),
+            Some(0.0),
+            "{fault:?}"
+        );
         assert_eq!(errors(&failed, reason), before + 1.0, "{fault:?}");
-        assert!(series(&failed, "kube_metrics_server_pod_cpu").is_empty(), "{fault:?}");
+        assert!(
+            series(&failed, "kube_metrics_server_pod_cpu").is_empty(),
+            "{fault:?}"
+        );
 
         faults.set(None);
         let healed = scrape(address).await;
-        assert_eq!(value(&healed, "kube_metrics_server_up", &[]), Some(1.0), "{fault:?}");
+        assert_eq!(
+            value(&healed, "kube_metrics_server_up", &[]),
+            Some(1.0),
+            "{fault:?}"
+        );
         assert_eq!(series(&healed, "kube_metrics_server_pod_cpu").len(), 2);
-        assert!(exporter.child.try_wait().unwrap().is_none(), "still running");
+        assert!(
+            exporter.child.try_wait().unwrap().is_none(),
+            "still running"
+        );
     }
 
     let log = exporter.log_text();
@@ -185,10 +199,19 @@ async fn unreachable_at_start_then_recovers_by_itself() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = write_kubeconfig(dir.path(), &format!("http://127.0.0.1:{port}"));
     let (exporter, address) = Process::exporter(
-        &["--kubeconfig", &kubeconfig, "--metrics.max-age", "0s", "--metrics.timeout", "2s"],
+        &[
+            "--kubeconfig",
+            &kubeconfig,
+            "--metrics.max-age",
+            "0s",
+            "--metrics.timeout",
+            "2s",
+        ],
         &[],
     );
-    let readyz = reqwest::get(format!("http://{address}/readyz")).await.unwrap();
+    let readyz = reqwest::get(format!("http://{address}/readyz"))
+        .await
+        .unwrap();
     assert_eq!(readyz.status(), 503, "not ready before the pod list");
     let down = scrape(address).await;
     assert_eq!(value(&down, "kube_metrics_server_up", &[]), Some(0.0));
@@ -229,12 +252,20 @@ async fn api_server_restart_breaks_the_watch_and_the_index_relists() {
     let frozen = ["--listen-address", &listen, "--tick", "1h", "--churn", "0"];
     let (first, _) = Process::simulator(&kubeconfig, &[&frozen[..], &["--pods", "60"]].concat());
     let (_exporter, address) = Process::exporter(
-        &["--kubeconfig", kubeconfig.to_str().unwrap(), "--metrics.max-age", "0s"],
+        &[
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--metrics.max-age",
+            "0s",
+        ],
         &[],
     );
     wait_until_ok(&format!("http://{address}/readyz")).await;
     let before = scrape(address).await;
-    assert_eq!(value(&before, "kube_metrics_server_pods_without_metadata", &[]), Some(0.0));
+    assert_eq!(
+        value(&before, "kube_metrics_server_pods_without_metadata", &[]),
+        Some(0.0)
+    );
 
     // The API server goes away mid-watch and comes back as a different cluster.
     drop(first);
