@@ -1,0 +1,129 @@
+//! Credentials never reach the logs, at any level, and kubeconfig exec plugins work as
+//! kube supports them.
+
+mod support;
+
+use metrics_server_prom::simulator::{
+    Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion,
+};
+use support::{parse_exposition, value, wait_until_ok, Process, TlsApiServer};
+
+fn fixture() -> Fixture {
+    Fixture {
+        nodes: vec![FixtureNode {
+            name: "node-a".into(),
+            cpu: "1".into(),
+            memory: "1Gi".into(),
+        }],
+        pods: vec![FixturePod {
+            namespace: "default".into(),
+            name: "one".into(),
+            node: Some("node-a".into()),
+            ip: Some("10.0.0.1".into()),
+            listed: true,
+            containers: vec![FixtureContainer {
+                name: "app".into(),
+                cpu: "5m".into(),
+                memory: "1Mi".into(),
+            }],
+        }],
+    }
+}
+
+/// A kubeconfig whose only user authenticates with `user` (a kubeconfig `user` object).
+fn write_kubeconfig(
+    dir: &std::path::Path,
+    server: &TlsApiServer,
+    user: serde_json::Value,
+) -> String {
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &server.ca_pem).unwrap();
+    let kubeconfig = serde_json::json!({
+        "apiVersion": "v1", "kind": "Config", "current-context": "only",
+        "clusters": [{"name": "c", "cluster": {"server": server.url, "certificate-authority": ca}}],
+        "users": [{"name": "u", "user": user}],
+        "contexts": [{"name": "only", "context": {"cluster": "c", "user": "u"}}],
+    });
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, kubeconfig.to_string()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+async fn scrape_up(address: std::net::SocketAddr) -> Option<f64> {
+    let text = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    value(&parse_exposition(&text), "kube_metrics_server_up", &[])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_token_or_key_in_trace_logs() {
+    use base64::Engine as _;
+    let server = TlsApiServer::start(fixture(), MetricsApiVersion::V1beta1).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A client certificate and key beside the token: loaded, never to be printed.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["client".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let key_pem = key.serialize_pem();
+    let encode = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
+    let user = serde_json::json!({
+        "token": server.token,
+        "client-certificate-data": encode(&cert.pem()),
+        "client-key-data": encode(&key_pem),
+    });
+    let kubeconfig = write_kubeconfig(dir.path(), &server, user);
+    let (exporter, address) =
+        Process::exporter(&["--kubeconfig", &kubeconfig, "--log.level", "trace"], &[]);
+    wait_until_ok(&format!("http://{address}/readyz")).await;
+    assert_eq!(scrape_up(address).await, Some(1.0));
+
+    let log = exporter.log_text();
+    assert!(log.lines().count() > 20, "trace logging is on: {log}");
+    let key_body: String = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    for secret in [server.token.as_str(), &encode(&key_pem), &key_body[..40]] {
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
+    assert!(
+        !log.contains("Bearer "),
+        "an Authorization header reached the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_plugins_supply_the_token() {
+    let server = TlsApiServer::start(fixture(), MetricsApiVersion::V1beta1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let credential = serde_json::json!({
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "status": {"token": server.token},
+    });
+    let plugin = dir.path().join("credential.json");
+    std::fs::write(&plugin, credential.to_string()).unwrap();
+    let user = serde_json::json!({
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": "cat",
+            "args": [plugin],
+            "interactiveMode": "Never",
+        }
+    });
+    let kubeconfig = write_kubeconfig(dir.path(), &server, user);
+    let (exporter, address) =
+        Process::exporter(&["--kubeconfig", &kubeconfig, "--log.level", "trace"], &[]);
+    wait_until_ok(&format!("http://{address}/readyz")).await;
+    assert_eq!(scrape_up(address).await, Some(1.0));
+    assert!(
+        !exporter.log_text().contains(&server.token),
+        "the exec token reached the log"
+    );
+}
