@@ -141,6 +141,9 @@ impl Scraper {
 
     async fn read(self: Arc<Self>) -> Arc<Reading> {
         let started = Instant::now();
+        // The expired reading will not be served again: free it before the new one is
+        // built, so that a large cluster's snapshot is held once, not twice.
+        lock(&self.latest).take();
         let (pods, nodes) = tokio::join!(self.read_pods(), self.read_nodes());
         if pods.is_some() && !self.pods.is_synced() {
             // Early scrapes: give the first pod list a chance, rather than export
