@@ -173,6 +173,82 @@ impl<'a> PodMetricsList<'a> {
     }
 }
 
+impl PodMetricsList<'_> {
+    /// Decodes a PodMetricsList body one pod at a time, handing each to `each` and
+    /// dropping it, so that a large list is never held decoded beside its body.
+    pub fn for_each_pod<'b>(
+        body: &'b [u8],
+        each: impl FnMut(PodMetrics<'b>),
+    ) -> Result<(), ReadError> {
+        use serde::de::DeserializeSeed;
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        PodStream(each)
+            .deserialize(&mut deserializer)
+            .and_then(|()| deserializer.end())
+            .map_err(|e| ReadError::Decode(e.to_string()))
+    }
+}
+
+/// The list object, with `items` streamed to a closure and the rest skipped.
+struct PodStream<F>(F);
+
+impl<'de, F: FnMut(PodMetrics<'de>)> serde::de::DeserializeSeed<'de> for PodStream<F> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, F: FnMut(PodMetrics<'de>)> serde::de::Visitor<'de> for PodStream<F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a PodMetricsList object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            if &*key == "items" {
+                map.next_value_seed(PodItems(&mut self.0))?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `items` array (or null), each pod handed on as soon as it is decoded.
+struct PodItems<'f, F>(&'f mut F);
+
+impl<'de, F: FnMut(PodMetrics<'de>)> serde::de::DeserializeSeed<'de> for PodItems<'_, F> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, F: FnMut(PodMetrics<'de>)> serde::de::Visitor<'de> for PodItems<'_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of PodMetrics")
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(pod) = seq.next_element::<PodMetrics<'de>>()? {
+            (self.0)(pod);
+        }
+        Ok(())
+    }
+}
+
 impl<'a> NodeMetricsList<'a> {
     pub fn decode(body: &'a [u8]) -> Result<Self, ReadError> {
         serde_json::from_slice(body).map_err(|e| ReadError::Decode(e.to_string()))
@@ -473,6 +549,23 @@ mod tests {
             matches!(usage.cpu, Some(Text(Cow::Borrowed(_)))),
             "no copy of plain strings"
         );
+    }
+
+    #[test]
+    fn pods_stream_one_at_a_time() {
+        let body = br#"{"kind":"PodMetricsList","metadata":{"x":[1,{"y":2}]},"items":[
+            {"metadata":{"name":"a","namespace":"n"},"containers":[]},
+            {"metadata":{"name":"b","namespace":"n"}}],"apiVersion":"metrics.k8s.io/v1beta1"}"#;
+        let mut names = Vec::new();
+        PodMetricsList::for_each_pod(body, |pod| {
+            names.push(pod.metadata.unwrap().name.0.into_owned())
+        })
+        .unwrap();
+        assert_eq!(names, ["a", "b"]);
+        assert!(PodMetricsList::for_each_pod(br#"{"items":null}"#, |_| panic!()).is_ok());
+        for bad in [&b"[1,2]"[..], b"{\"items\":[{}", b"{} trailing", b"{\"items\":7}"] {
+            assert!(PodMetricsList::for_each_pod(bad, |_| {}).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

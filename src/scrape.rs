@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
 
 use crate::exposition::{self, Exposition, Format, Wanted};
-use crate::metrics_api::{MetricsApi, NodeMetricsList, PodMetricsList, ReadError, Resource};
+use crate::metrics_api::{MetricsApi, NodeMetricsList, ReadError, Resource};
 use crate::pod_index::PodIndex;
 use crate::scope::Scope;
 use crate::self_metrics::SelfMetrics;
@@ -197,11 +197,6 @@ impl Scraper {
 
     /// Decodes the bodies and joins them with the pod index.
     fn join(&self, pods: Option<Vec<Bytes>>, nodes: Option<Option<Bytes>>) -> Snapshot {
-        let pod_lists: Option<Vec<PodMetricsList>> = pods.as_ref().and_then(|bodies| {
-            let decoded: Result<Vec<_>, _> =
-                bodies.iter().map(|b| PodMetricsList::decode(b)).collect();
-            self.decoded(Resource::Pods, decoded)
-        });
         let node_list = match &nodes {
             Some(Some(body)) => self.decoded(Resource::Nodes, NodeMetricsList::decode(body)),
             _ => None,
@@ -210,10 +205,11 @@ impl Scraper {
             None => true,
             Some(_) => node_list.is_some(),
         };
-        self.metrics.set_up(pod_lists.is_some() && nodes_ok);
-        let (snapshot, problems) = self.pods.with(|index| {
-            Snapshot::build(pod_lists.as_deref(), node_list.as_ref(), index, &self.scope)
+        let (snapshot, problems, pods_decoded) = self.pods.with(|index| {
+            Snapshot::from_bodies(pods.as_deref(), node_list.as_ref(), index, &self.scope)
         });
+        let pods_ok = self.decoded(Resource::Pods, pods_decoded).is_some();
+        self.metrics.set_up(pods.is_some() && pods_ok && nodes_ok);
         self.metrics.set_pod_index_pods(self.pods.len());
         self.record(&problems);
         snapshot

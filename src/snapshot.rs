@@ -5,10 +5,12 @@
 //! series and is tallied in [`Problems`], and a pod the index does not know keeps its
 //! series with empty `node` and `ip`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::metrics_api::{NodeMetricsList, PodMetricsList, Usage};
+use bytes::Bytes;
+
+use crate::metrics_api::{NodeMetricsList, PodMetrics, PodMetricsList, ReadError, Usage};
 use crate::pod_index::{Placement, Pods};
 use crate::quantity::{self, QuantityError};
 use crate::scope::Scope;
@@ -105,8 +107,48 @@ impl Snapshot {
         index: &Pods,
         scope: &Scope,
     ) -> (Snapshot, Problems) {
-        let mut problems = Problems::default();
-        let containers = pods.map(|lists| join_pods(lists, index, scope, &mut problems));
+        let joined = pods.map(|lists| {
+            let mut join = PodJoin::new(index, scope);
+            lists
+                .iter()
+                .flat_map(|list| list.items.iter().flatten())
+                .for_each(|pod| join.add(pod));
+            join.finish()
+        });
+        Self::assemble(joined, nodes)
+    }
+
+    /// Like [`Snapshot::build`] from raw PodMetricsList bodies, decoded pod by pod as
+    /// they are joined. A body that does not decode fails the pods, with its error.
+    pub fn from_bodies(
+        pod_bodies: Option<&[Bytes]>,
+        nodes: Option<&NodeMetricsList>,
+        index: &Pods,
+        scope: &Scope,
+    ) -> (Snapshot, Problems, Result<(), ReadError>) {
+        let mut decoded = Ok(());
+        let joined = pod_bodies.and_then(|bodies| {
+            let mut join = PodJoin::new(index, scope);
+            for body in bodies {
+                if let Err(error) = PodMetricsList::for_each_pod(body, |pod| join.add(&pod)) {
+                    decoded = Err(error);
+                    return None;
+                }
+            }
+            Some(join.finish())
+        });
+        let (snapshot, problems) = Self::assemble(joined, nodes);
+        (snapshot, problems, decoded)
+    }
+
+    fn assemble(
+        joined: Option<(Vec<ContainerUsage>, Problems)>,
+        nodes: Option<&NodeMetricsList>,
+    ) -> (Snapshot, Problems) {
+        let (containers, mut problems) = match joined {
+            Some((containers, problems)) => (Some(containers), problems),
+            None => (None, Problems::default()),
+        };
         let nodes = nodes.map(|list| {
             let mut seen = HashSet::new();
             list.items
@@ -139,60 +181,82 @@ impl Snapshot {
     }
 }
 
-fn join_pods(
-    lists: &[PodMetricsList],
-    index: &Pods,
-    scope: &Scope,
-    problems: &mut Problems,
-) -> Vec<ContainerUsage> {
-    let mut strings = HashSet::<Arc<str>>::new();
-    let mut intern = |text: &str| -> Arc<str> {
-        if let Some(known) = strings.get(text) {
+/// Joins pods one at a time, so that a streamed list never has to be held decoded.
+pub struct PodJoin<'i> {
+    index: &'i Pods,
+    scope: &'i Scope,
+    containers: Vec<ContainerUsage>,
+    seen_pods: HashSet<(Arc<str>, Arc<str>)>,
+    strings: HashSet<Arc<str>>,
+    problems: Problems,
+}
+
+impl<'i> PodJoin<'i> {
+    pub fn new(index: &'i Pods, scope: &'i Scope) -> Self {
+        let pods = index.values().map(HashMap::len).sum::<usize>();
+        PodJoin {
+            index,
+            scope,
+            containers: Vec::with_capacity(pods * 2),
+            seen_pods: HashSet::with_capacity(pods),
+            strings: HashSet::new(),
+            problems: Problems::default(),
+        }
+    }
+
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(known) = self.strings.get(text) {
             return known.clone();
         }
         let shared: Arc<str> = Arc::from(text);
-        strings.insert(shared.clone());
+        self.strings.insert(shared.clone());
         shared
-    };
-    let pods = lists.iter().flat_map(|list| list.items.iter().flatten());
-    let mut containers = Vec::with_capacity(pods.clone().count() * 2);
-    let mut seen_pods = HashSet::new();
-    for pod in pods {
-        let Some(meta) = &pod.metadata else { continue };
+    }
+
+    pub fn add(&mut self, pod: &PodMetrics) {
+        let Some(meta) = &pod.metadata else { return };
         let (namespace, name): (&str, &str) = (&meta.namespace, &meta.name);
-        if name.is_empty() || !scope.includes_pod(namespace, name) {
-            continue;
+        if name.is_empty() || !self.scope.includes_pod(namespace, name) {
+            return;
         }
-        if !seen_pods.insert((namespace, name)) {
-            problems.duplicates += 1;
-            continue;
-        }
-        let known = index
+        let known = self
+            .index
             .get_key_value(namespace)
             .and_then(|(namespace, names)| Some((namespace, names.get(name)?)));
         let (namespace, place) = match known {
-            Some((namespace, place)) => (namespace.clone(), place.clone()),
-            None => {
-                problems.pods_without_metadata += 1;
-                (intern(namespace), Placement::default())
-            }
+            Some((namespace, place)) => (namespace.clone(), Some(place.clone())),
+            None => (self.intern(namespace), None),
         };
         let pod_name: Arc<str> = Arc::from(name);
-        let first_container = containers.len();
+        if !self.seen_pods.insert((namespace.clone(), pod_name.clone())) {
+            self.problems.duplicates += 1;
+            return;
+        }
+        let place = place.unwrap_or_else(|| {
+            self.problems.pods_without_metadata += 1;
+            Placement::default()
+        });
+        let first_container = self.containers.len();
         for container in pod.containers.iter().flatten() {
-            let repeated = containers[first_container..]
+            let repeated = self.containers[first_container..]
                 .iter()
-                .any(|c: &ContainerUsage| *c.container == *container.name);
+                .any(|c| *c.container == *container.name);
             if repeated {
-                problems.duplicates += 1;
+                self.problems.duplicates += 1;
                 continue;
             }
             let object = || format!("{namespace}/{pod_name}/{}", &*container.name);
-            let (cpu, memory) = parse_usage(container.usage.as_ref(), Owner::Pod, object, problems);
-            containers.push(ContainerUsage {
+            let (cpu, memory) = parse_usage(
+                container.usage.as_ref(),
+                Owner::Pod,
+                object,
+                &mut self.problems,
+            );
+            let container_name = self.intern(&container.name);
+            self.containers.push(ContainerUsage {
                 namespace: namespace.clone(),
                 pod: pod_name.clone(),
-                container: intern(&container.name),
+                container: container_name,
                 node: place.node.clone(),
                 ip: place.ip.clone(),
                 cpu,
@@ -200,7 +264,10 @@ fn join_pods(
             });
         }
     }
-    containers
+
+    pub fn finish(self) -> (Vec<ContainerUsage>, Problems) {
+        (self.containers, self.problems)
+    }
 }
 
 /// Parses both quantities; `object` names the owner, built only for an error.
