@@ -35,11 +35,13 @@ struct Loaded {
 }
 
 /// What tells a changed file from the one loaded: replacing it (a Kubernetes Secret
-/// update swaps a symlink) or rewriting it changes the modification time or length.
+/// update swaps a symlink) changes the inode, rewriting it the modification time or
+/// length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FileStamp {
     modified: Option<SystemTime>,
     len: u64,
+    inode: u64,
 }
 
 impl Tls {
@@ -96,9 +98,14 @@ fn stamps(settings: &TlsSettings) -> Vec<Option<FileStamp>> {
     .flatten()
     .map(|path| {
         let metadata = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+        #[cfg(not(unix))]
+        let inode = 0;
         Some(FileStamp {
             modified: metadata.modified().ok(),
             len: metadata.len(),
+            inode,
         })
     })
     .collect()

@@ -117,7 +117,10 @@ impl WebConfig {
         let file: File = if text.trim().is_empty() {
             File::default()
         } else {
-            serde_saphyr::from_str(text).map_err(|error| anyhow::anyhow!("{error}"))?
+            // No snippet of the file in the message: it holds password hashes.
+            let options = serde_saphyr::options! { with_snippet: false };
+            serde_saphyr::from_str_with_options(text, options)
+                .map_err(|error| anyhow::anyhow!("{error}"))?
         };
         let tls = match file.tls_server_config {
             Some(section) => tls_settings(section, dir).context("tls_server_config")?,
@@ -176,16 +179,14 @@ fn tls_settings(section: TlsSection, dir: &Path) -> anyhow::Result<Option<TlsSet
         min_version: version("min_version", &min_version, TlsVersion::Tls12)?,
         max_version: version("max_version", &max_version, TlsVersion::Tls13)?,
     };
-    match (client_auth.verifies(), &settings.client_ca_file) {
-        (true, None) => bail!("client_auth_type {client_auth_type} needs client_ca_file"),
-        (false, Some(_)) if client_auth == ClientAuth::NoClientCert => bail!(
+    match (client_auth, &settings.client_ca_file) {
+        (ClientAuth::NoClientCert, Some(_)) => bail!(
             "client_ca_file is set but client_auth_type is NoClientCert; \
              set client_auth_type to RequireAndVerifyClientCert or VerifyClientCertIfGiven"
         ),
-        (false, Some(_)) => bail!(
-            "client_ca_file is set but client_auth_type {client_auth_type} does not verify \
-             client certificates"
-        ),
+        (auth, None) if auth.verifies() => {
+            bail!("client_auth_type {client_auth_type} needs client_ca_file")
+        }
         _ => {}
     }
     if settings.min_version > settings.max_version {

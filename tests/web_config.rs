@@ -1,0 +1,350 @@
+//! The exporter's endpoint secured with `--web.config.file`: TLS, basic auth and client
+//! certificates, certificate reload, and a real Prometheus scraping over HTTPS with
+//! basic auth. The exporter reads `metrics-server-prom simulate`. Needs `prometheus`
+//! (Debian package `prometheus`); without it the Prometheus test fails, never skips.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{https_get, tls_client, Issued, Process, TestCa, PATIENCE};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const USER: &str = "prometheus";
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A simulated cluster, a CA, and a server certificate in `server.crt`/`server.key`.
+struct Setup {
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+    ca: TestCa,
+    /// The certificate first in `server.crt`.
+    first: Issued,
+    hash: String,
+    _simulator: Process,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        let (simulator, _) = Process::simulator(&kubeconfig, &["--tick", "1h", "--churn", "0"]);
+        let ca = TestCa::new("exporter test CA");
+        let first = ca.server("first");
+        write_pair(dir.path(), &first);
+        Setup {
+            dir,
+            kubeconfig,
+            ca,
+            first,
+            hash: bcrypt::hash(PASSWORD, 4).unwrap(),
+            _simulator: simulator,
+        }
+    }
+
+    /// The exporter with `web_config` (relative paths are from the temp dir).
+    fn exporter(&self, web_config: &str) -> (Process, SocketAddr) {
+        let path = self.dir.path().join("web.yml");
+        std::fs::write(&path, web_config).unwrap();
+        Process::exporter(
+            &[
+                "--kubeconfig",
+                self.kubeconfig.to_str().unwrap(),
+                "--web.config.file",
+                path.to_str().unwrap(),
+            ],
+            &[],
+        )
+    }
+
+    fn tls_and_auth(&self) -> String {
+        format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n\
+             basic_auth_users:\n  {USER}: '{}'\n",
+            self.hash
+        )
+    }
+}
+
+/// Replaces the server certificate and key the way a Secret update does: each file
+/// appears whole, by rename.
+fn write_pair(dir: &Path, issued: &Issued) {
+    replace(&dir.join("server.crt"), &issued.cert_pem);
+    replace(&dir.join("server.key"), &issued.key_pem);
+}
+
+fn replace(path: &Path, contents: &str) {
+    let staged = path.with_extension("new");
+    std::fs::write(&staged, contents).unwrap();
+    std::fs::rename(&staged, path).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_and_basic_auth_guard_every_path() {
+    let setup = Setup::new();
+    let (exporter, address) = setup.exporter(&setup.tls_and_auth());
+    let client = tls_client(&setup.ca.pem(), None);
+
+    let scrape = https_get(address, client.clone(), "/metrics", Some((USER, PASSWORD)))
+        .await
+        .unwrap();
+    assert_eq!(scrape.status, 200, "{}", scrape.body);
+    assert!(
+        scrape.body.contains("kube_metrics_server_up"),
+        "{}",
+        scrape.body
+    );
+
+    for (path, credentials) in [
+        ("/metrics", Some((USER, "wrong password"))),
+        ("/metrics", Some(("intruder", PASSWORD))),
+        ("/metrics", Some((USER, ""))),
+        ("/metrics", None),
+        ("/healthz", None),
+        ("/readyz", None),
+        ("/", None),
+        ("/no-such-path", None),
+    ] {
+        let reply = https_get(address, client.clone(), path, credentials)
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 401, "{path} {credentials:?}");
+        let challenge = reply.headers["www-authenticate"].to_str().unwrap();
+        assert!(challenge.starts_with("Basic "), "{challenge}");
+        assert!(
+            !reply.body.contains("kube_metrics_server"),
+            "{}",
+            reply.body
+        );
+    }
+    for path in ["/healthz", "/"] {
+        let reply = https_get(address, client.clone(), path, Some((USER, PASSWORD)))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200, "{path}");
+    }
+
+    // Plain HTTP on the TLS port: the handshake fails, no HTTP is spoken.
+    let mut plain = tokio::net::TcpStream::connect(address).await.unwrap();
+    plain
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer).await;
+    assert!(!answer.starts_with(b"HTTP/"), "{answer:?}");
+    assert!(reqwest::get(format!("http://{address}/healthz"))
+        .await
+        .is_err());
+
+    let log = exporter.log_text();
+    assert!(
+        log.contains(&format!("listening on https://{address}/metrics")),
+        "{log}"
+    );
+    assert!(!log.contains(PASSWORD), "a password was logged:\n{log}");
+    assert!(!log.contains(&setup.hash), "a password hash was logged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_client_auth_type_asks_for_and_checks_certificates_as_named() {
+    let setup = Setup::new();
+    let client_ca = TestCa::new("client CA");
+    std::fs::write(setup.dir.path().join("clients.pem"), client_ca.pem()).unwrap();
+    let trusted = client_ca.client("trusted client");
+    let foreign = TestCa::new("someone else's CA").client("foreign client");
+    let server_ca = setup.ca.pem();
+    let clients = [
+        ("no certificate", tls_client(&server_ca, None)),
+        (
+            "a certificate of another CA",
+            tls_client(&server_ca, Some(&foreign)),
+        ),
+        (
+            "a certificate of the client CA",
+            tls_client(&server_ca, Some(&trusted)),
+        ),
+    ];
+    // Whether each of the clients above is served.
+    let table = [
+        ("NoClientCert", [true, true, true]),
+        ("RequestClientCert", [true, true, true]),
+        ("RequireAnyClientCert", [false, true, true]),
+        ("VerifyClientCertIfGiven", [true, false, true]),
+        ("RequireAndVerifyClientCert", [false, false, true]),
+    ];
+    for (client_auth_type, served) in table {
+        let client_ca_file = match client_auth_type {
+            "NoClientCert" => "",
+            _ => "  client_ca_file: clients.pem\n",
+        };
+        let (exporter, address) = setup.exporter(&format!(
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n\
+             {client_ca_file}  client_auth_type: {client_auth_type}\n"
+        ));
+        for ((who, client), want) in clients.iter().zip(served) {
+            let reply = https_get(address, client.clone(), "/healthz", None).await;
+            match want {
+                true => assert_eq!(
+                    reply.as_ref().map(|r| r.status),
+                    Ok(200),
+                    "{client_auth_type}: {who} must be served\n{}",
+                    exporter.log_text()
+                ),
+                false => assert!(
+                    reply.is_err(),
+                    "{client_auth_type}: {who} must be refused, got {reply:?}"
+                ),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replaced_certificate_is_served_to_the_next_connection() {
+    let setup = Setup::new();
+    let (exporter, address) =
+        setup.exporter("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
+    let client = tls_client(&setup.ca.pem(), None);
+    let served = https_get(address, client.clone(), "/healthz", None)
+        .await
+        .unwrap();
+    assert_eq!(served.status, 200);
+    assert!(
+        served.server_cert == setup.first.der,
+        "the first certificate"
+    );
+
+    let second = setup.ca.server("second");
+    write_pair(setup.dir.path(), &second);
+    let served = https_get(address, client.clone(), "/healthz", None)
+        .await
+        .unwrap();
+    assert_eq!(served.status, 200);
+    assert!(served.server_cert == second.der, "the second certificate");
+
+    // A certificate whose key has not arrived yet does not load: the second stays.
+    let third = setup.ca.server("third");
+    replace(&setup.dir.path().join("server.crt"), &third.cert_pem);
+    let served = https_get(address, client.clone(), "/healthz", None)
+        .await
+        .unwrap();
+    assert!(
+        served.server_cert == second.der,
+        "still the second certificate"
+    );
+    replace(&setup.dir.path().join("server.key"), &third.key_pem);
+    let served = https_get(address, client.clone(), "/healthz", None)
+        .await
+        .unwrap();
+    assert!(served.server_cert == third.der, "the third certificate");
+
+    let log = exporter.log_text();
+    assert!(log.contains("reloaded certificate"), "{log}");
+    assert!(
+        log.contains("still serving the previous certificate"),
+        "{log}"
+    );
+    assert!(!log.contains("PRIVATE KEY"), "key material was logged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_scrapes_over_tls_with_basic_auth() {
+    let prometheus = support::tool("prometheus");
+    let setup = Setup::new();
+    let (_exporter, address) = setup.exporter(&setup.tls_and_auth());
+    wait_until_ready(address, tls_client(&setup.ca.pem(), None)).await;
+    let dir = setup.dir.path();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, setup.ca.pem()).unwrap();
+
+    let port = support::free_port();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+             scrape_configs:\n  - job_name: secured\n    scheme: https\n    \
+             tls_config:\n      ca_file: {ca}\n    \
+             basic_auth:\n      username: {USER}\n      password: '{PASSWORD}'\n    \
+             static_configs:\n      - targets: ['{address}']\n",
+            ca = ca_file.display()
+        ),
+    )
+    .unwrap();
+    let _prometheus = KillOnDrop(
+        Command::new(prometheus)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let prometheus_url = format!("http://127.0.0.1:{port}");
+    support::wait_until_ok(&format!("{prometheus_url}/-/ready")).await;
+
+    // `up` is 1 only for a scrape that passed TLS verification and basic auth.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let up = query(&prometheus_url, "up{job=\"secured\"}").await;
+        let cpu = query(
+            &prometheus_url,
+            "kube_metrics_server_pod_cpu{job=\"secured\"}",
+        )
+        .await;
+        let up_value = up.first().map(|sample| sample["value"][1].clone());
+        if up_value == Some("1".into()) && !cpu.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus did not scrape the exporter: up {up_value:?}, {} cpu series",
+            cpu.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Polls /readyz over TLS with the credentials until it answers 200.
+async fn wait_until_ready(address: SocketAddr, client: std::sync::Arc<rustls::ClientConfig>) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let reply = https_get(address, client.clone(), "/readyz", Some((USER, PASSWORD))).await;
+        if reply.as_ref().is_ok_and(|reply| reply.status == 200) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never ready: {reply:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn query(prometheus: &str, promql: &str) -> Vec<serde_json::Value> {
+    let response: serde_json::Value = reqwest::Client::new()
+        .get(format!("{prometheus}/api/v1/query"))
+        .query(&[("query", promql)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(response["status"], "success", "{response}");
+    response["data"]["result"].as_array().unwrap().clone()
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
