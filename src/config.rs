@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::duration::parse_duration;
 use crate::simulator::SimulateArgs;
+use crate::snapshot_command::SnapshotArgs;
 
 #[derive(Parser, Debug)]
 #[command(name = "metrics-server-prom", version, about, long_about = None)]
@@ -28,6 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve a simulated Kubernetes API (pods, nodes, metrics.k8s.io) on loopback.
     Simulate(SimulateArgs),
+    /// Read the cluster's usage once and print it as a table, CSV or JSON, or write a
+    /// CSV file per interval.
+    Snapshot(SnapshotArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -80,6 +84,12 @@ pub struct ExporterArgs {
         value_parser = parse_size
     )]
     pub metrics_max_response_size: usize,
+
+    /// Also export each container's CPU and memory requests and limits (from the pod
+    /// watch) and each node's capacity and allocatable (from a node watch: needs list
+    /// and watch on nodes), labelled as the usage series.
+    #[arg(long, env = "RESOURCES")]
+    pub resources: bool,
 
     #[command(flatten)]
     pub scope: ScopeArgs,

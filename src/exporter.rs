@@ -9,7 +9,9 @@ use tokio::net::TcpListener;
 use crate::client::Connection;
 use crate::config::ExporterArgs;
 use crate::metrics_api::{MetricsApi, GROUP};
+use crate::node_index::NodeIndex;
 use crate::pod_index::PodIndex;
+use crate::resource_series::ResourceWatches;
 use crate::scope::Scope;
 use crate::scrape::{ScrapeSettings, Scraper};
 use crate::self_metrics::SelfMetrics;
@@ -66,18 +68,25 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
         ),
     }
 
-    let pods = PodIndex::spawn(connection.watch_client()?, scope.clone());
+    let pods = match args.resources {
+        true => PodIndex::spawn_with_resources(connection.watch_client()?, scope.clone()),
+        false => PodIndex::spawn(connection.watch_client()?, scope.clone()),
+    };
+    // Node capacity is exported beside node usage, so only where node usage is.
+    let nodes = match args.resources && scope.includes_nodes() {
+        true => Some(NodeIndex::spawn(connection.watch_client()?)),
+        false => None,
+    };
+    let resources = ResourceWatches::new(&pods, nodes);
     let settings = ScrapeSettings {
         max_age: args.metrics_max_age,
         sync_wait: args.metrics_timeout,
     };
-    let scraper = Arc::new(Scraper::new(
-        api,
-        pods.clone(),
-        scope,
-        SelfMetrics::new(),
-        settings,
-    ));
+    let mut scraper = Scraper::new(api, pods.clone(), scope, SelfMetrics::new(), settings);
+    if let Some(resources) = resources.clone() {
+        scraper = scraper.with_resources(resources);
+    }
+    let scraper = Arc::new(scraper);
     let listener = TcpListener::bind(args.listen_address)
         .await
         .with_context(|| format!("listening on {}", args.listen_address))?;
@@ -90,6 +99,9 @@ pub async fn run(args: ExporterArgs) -> anyhow::Result<()> {
     let router = http::router(scraper, pods.clone(), &args.telemetry_path);
     web.serve(listener, router, shutdown_signal()).await?;
     pods.stop();
+    if let Some(resources) = &resources {
+        resources.stop();
+    }
     tracing::info!("shut down");
     if let Some(cluster) = simulated {
         cluster.shutdown().await;

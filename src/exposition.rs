@@ -25,7 +25,11 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::families::{Family, Series, CONTAINER_FAMILIES, NODE_FAMILIES};
+use crate::families::{
+    Family, Series, CONTAINER_FAMILIES, CONTAINER_RESOURCE_FAMILIES, NODE_FAMILIES,
+    NODE_RESOURCE_FAMILIES,
+};
+use crate::resource_series::ResourceContext;
 use crate::snapshot::Snapshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,13 +141,24 @@ impl IntoResponse for Exposition {
 /// Renders the usage families of `snapshot`, then the self-metrics in `registry`, as
 /// `wanted` asks.
 pub fn render(wanted: Wanted, snapshot: Arc<Snapshot>, registry: &Registry) -> Exposition {
+    render_with_resources(wanted, snapshot, None, registry)
+}
+
+/// [`render`], with the requests, limits and capacities of `resources` after the usage
+/// families (`--resources`).
+pub fn render_with_resources(
+    wanted: Wanted,
+    snapshot: Arc<Snapshot>,
+    resources: Option<Arc<ResourceContext>>,
+    registry: &Registry,
+) -> Exposition {
     let body = if wanted.gzip {
         let mut out = GzipWriter::new();
-        write_exposition(&mut out, wanted.format, snapshot, registry);
+        write_exposition(&mut out, wanted.format, snapshot, resources, registry);
         out.finish()
     } else {
         let mut out = String::new();
-        write_exposition(&mut out, wanted.format, snapshot, registry);
+        write_exposition(&mut out, wanted.format, snapshot, resources, registry);
         Bytes::from(out)
     };
     Exposition {
@@ -156,7 +171,7 @@ pub fn render(wanted: Wanted, snapshot: Arc<Snapshot>, registry: &Registry) -> E
 /// Renders uncompressed text, for callers that want a string.
 pub fn render_text(format: Format, snapshot: Arc<Snapshot>, registry: &Registry) -> String {
     let mut out = String::new();
-    write_exposition(&mut out, format, snapshot, registry);
+    write_exposition(&mut out, format, snapshot, None, registry);
     out
 }
 
@@ -164,10 +179,14 @@ fn write_exposition(
     out: &mut impl std::fmt::Write,
     format: Format,
     snapshot: Arc<Snapshot>,
+    resources: Option<Arc<ResourceContext>>,
     registry: &Registry,
 ) {
     let mut usage = Registry::default();
     usage.register_collector(Box::new(UsageCollector(snapshot)));
+    if let Some(resources) = resources {
+        usage.register_collector(Box::new(ResourceCollector(resources)));
+    }
     let mut own = String::new();
     // Our writers do not fail and our collectors do not either.
     encode_registry(out, &usage).expect("encoding usage families");
@@ -226,6 +245,21 @@ impl Collector for UsageCollector {
         let nodes = self.0.nodes.as_deref().unwrap_or_default();
         for family in &NODE_FAMILIES {
             encode_family(&mut encoder, family, nodes)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct ResourceCollector(Arc<ResourceContext>);
+
+impl Collector for ResourceCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for family in &CONTAINER_RESOURCE_FAMILIES {
+            encode_family(&mut encoder, family, &self.0.containers)?;
+        }
+        for family in &NODE_RESOURCE_FAMILIES {
+            encode_family(&mut encoder, family, &self.0.nodes)?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 
 use prometheus_client::encoding::EncodeLabelSet;
 
+use crate::resource_series::{ContainerResourceSeries, NodeResourceSeries};
 use crate::snapshot::{ContainerUsage, NodeUsage};
 
 /// A record that becomes one series per family: it knows its own labels.
@@ -51,6 +52,55 @@ pub const NODE_FAMILIES: [Family<NodeUsage>; 2] = [
     },
 ];
 
+/// With `--resources`: each container's requests and limits from its pod spec, labelled
+/// as its usage series. A container that sets none has no series.
+pub const CONTAINER_RESOURCE_FAMILIES: [Family<ContainerResourceSeries>; 4] = [
+    Family {
+        name: "kube_metrics_server_pod_cpu_request",
+        help: "CPU request of a pod's container in cores, from its pod spec.",
+        value: |c| c.requirements.cpu_request,
+    },
+    Family {
+        name: "kube_metrics_server_pod_cpu_limit",
+        help: "CPU limit of a pod's container in cores, from its pod spec.",
+        value: |c| c.requirements.cpu_limit,
+    },
+    Family {
+        name: "kube_metrics_server_pod_mem_request",
+        help: "Memory request of a pod's container in bytes, from its pod spec.",
+        value: |c| c.requirements.memory_request,
+    },
+    Family {
+        name: "kube_metrics_server_pod_mem_limit",
+        help: "Memory limit of a pod's container in bytes, from its pod spec.",
+        value: |c| c.requirements.memory_limit,
+    },
+];
+
+/// With `--resources`: each node's capacity and allocatable from its status.
+pub const NODE_RESOURCE_FAMILIES: [Family<NodeResourceSeries>; 4] = [
+    Family {
+        name: "kube_metrics_server_node_cpu_capacity",
+        help: "CPU capacity of a node in cores, from its status.",
+        value: |n| n.capacity.cpu_capacity,
+    },
+    Family {
+        name: "kube_metrics_server_node_cpu_allocatable",
+        help: "CPU of a node allocatable to pods in cores, from its status.",
+        value: |n| n.capacity.cpu_allocatable,
+    },
+    Family {
+        name: "kube_metrics_server_node_mem_capacity",
+        help: "Memory capacity of a node in bytes, from its status.",
+        value: |n| n.capacity.memory_capacity,
+    },
+    Family {
+        name: "kube_metrics_server_node_mem_allocatable",
+        help: "Memory of a node allocatable to pods in bytes, from its status.",
+        value: |n| n.capacity.memory_allocatable,
+    },
+];
+
 /// The pod series' label names, in metrics-server-prom's order.
 pub const CONTAINER_LABELS: [&str; 5] = ["node", "pod", "ip", "container", "namespace"];
 
@@ -70,6 +120,29 @@ impl Series for ContainerUsage {
 }
 
 impl Series for NodeUsage {
+    type Labels<'a> = [(&'static str, &'a str); 1];
+
+    fn labels(&self) -> Self::Labels<'_> {
+        [("node", &self.node)]
+    }
+}
+
+impl Series for ContainerResourceSeries {
+    type Labels<'a> = [(&'static str, &'a str); 5];
+
+    fn labels(&self) -> Self::Labels<'_> {
+        let [node, pod, ip, container, namespace] = CONTAINER_LABELS;
+        [
+            (node, &self.node),
+            (pod, &self.pod),
+            (ip, &self.ip),
+            (container, &self.container),
+            (namespace, &self.namespace),
+        ]
+    }
+}
+
+impl Series for NodeResourceSeries {
     type Labels<'a> = [(&'static str, &'a str); 1];
 
     fn labels(&self) -> Self::Labels<'_> {

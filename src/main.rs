@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use metrics_server_prom::config::{Cli, Command};
-use metrics_server_prom::{exporter, simulator, telemetry};
+use metrics_server_prom::{exporter, simulator, snapshot_command, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -10,6 +10,7 @@ async fn main() -> ExitCode {
     telemetry::init(&cli.log);
     let result = match cli.command {
         Some(Command::Simulate(args)) => simulator::run(args).await,
+        Some(Command::Snapshot(args)) => snapshot_command::run(args, cli.exporter.cluster).await,
         None => exporter::run(cli.exporter).await,
     };
     match result {

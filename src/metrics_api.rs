@@ -563,8 +563,16 @@ mod tests {
         .unwrap();
         assert_eq!(names, ["a", "b"]);
         assert!(PodMetricsList::for_each_pod(br#"{"items":null}"#, |_| panic!()).is_ok());
-        for bad in [&b"[1,2]"[..], b"{\"items\":[{}", b"{} trailing", b"{\"items\":7}"] {
-            assert!(PodMetricsList::for_each_pod(bad, |_| {}).is_err(), "{bad:?}");
+        for bad in [
+            &b"[1,2]"[..],
+            b"{\"items\":[{}",
+            b"{} trailing",
+            b"{\"items\":7}",
+        ] {
+            assert!(
+                PodMetricsList::for_each_pod(bad, |_| {}).is_err(),
+                "{bad:?}"
+            );
         }
     }
 

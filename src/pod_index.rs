@@ -6,6 +6,10 @@
 //! whole Pod objects. Keys are namespace and name together: the same pod name in two
 //! namespaces (StatefulSets) is common. With a namespace allow list there is one watch
 //! per namespace, on namespaced endpoints, so a namespaced Role is enough.
+//!
+//! With `--resources` the same watch also decodes each container's requests and limits
+//! ([`crate::pod_resources`]), kept apart from the placements so that without the flag
+//! the index holds exactly what it did.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -18,6 +22,7 @@ use kube::{Api, Client};
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use crate::pod_resources::{PodRequirements, PodResources, Recorder, ResourceSpec};
 use crate::scope::Scope;
 use crate::telemetry::Throttle;
 
@@ -49,6 +54,8 @@ pub struct PodIndex {
     synced: watch::Receiver<usize>,
     watches: usize,
     tasks: Arc<Vec<tokio::task::AbortHandle>>,
+    /// Each container's requests and limits, only with `--resources`.
+    resources: Option<PodResources>,
 }
 
 /// What one watch covers, and so what its relist replaces.
@@ -61,9 +68,23 @@ enum Partition {
 impl PodIndex {
     /// Starts watching the pods `scope` includes, in the background.
     pub fn spawn(client: Client, scope: Arc<Scope>) -> Self {
+        Self::spawn_decoding::<PlacementSpec>(client, scope, None)
+    }
+
+    /// Like [`PodIndex::spawn`], also keeping each container's requests and limits
+    /// (`--resources`), read with [`PodIndex::resources`].
+    pub fn spawn_with_resources(client: Client, scope: Arc<Scope>) -> Self {
+        Self::spawn_decoding::<ResourceSpec>(client, scope, Some(PodResources::default()))
+    }
+
+    fn spawn_decoding<S: WatchedSpec>(
+        client: Client,
+        scope: Arc<Scope>,
+        resources: Option<PodResources>,
+    ) -> Self {
         let pods = Arc::new(RwLock::new(Pods::new()));
         let (synced_tx, synced) = watch::channel(0);
-        let watches: Vec<(Api<PodPlacement>, watcher::Config, Partition)> =
+        let watches: Vec<(Api<PodPlacement<S>>, watcher::Config, Partition)> =
             match scope.allowed_namespaces() {
                 Some(namespaces) => namespaces
                     .iter()
@@ -100,6 +121,7 @@ impl PodIndex {
                     pods.clone(),
                     scope.clone(),
                     synced_tx.clone(),
+                    resources.clone(),
                 );
                 tokio::spawn(task).abort_handle()
             })
@@ -109,7 +131,13 @@ impl PodIndex {
             synced,
             watches: count,
             tasks: Arc::new(tasks),
+            resources,
         }
+    }
+
+    /// Each container's requests and limits, when started with them.
+    pub fn resources(&self) -> Option<&PodResources> {
+        self.resources.as_ref()
     }
 
     /// Ends the watches; the index keeps what it last knew.
@@ -149,23 +177,31 @@ fn watcher_config() -> watcher::Config {
     watcher::Config::default().page_size(500)
 }
 
-async fn maintain(
-    api: Api<PodPlacement>,
+async fn maintain<S: WatchedSpec>(
+    api: Api<PodPlacement<S>>,
     config: watcher::Config,
     partition: Partition,
     pods: Arc<RwLock<Pods>>,
     scope: Arc<Scope>,
     synced: Arc<watch::Sender<usize>>,
+    resources: Option<PodResources>,
 ) {
     let throttle = Throttle::new(std::time::Duration::from_secs(30));
     let mut interner = Interner::default();
+    let mut recorder = Recorder::new(resources);
     let mut relisted = Pods::new();
     let mut counted_sync = false;
     let mut events = watcher::watcher(api, config).default_backoff().boxed();
     while let Some(event) = events.next().await {
         match event {
-            Ok(Event::Init) => relisted.clear(),
-            Ok(Event::InitApply(pod)) => interner.insert(&mut relisted, pod, &scope),
+            Ok(Event::Init) => {
+                relisted.clear();
+                recorder.init();
+            }
+            Ok(Event::InitApply(pod)) => {
+                recorder.listed(pod.key(), &pod.spec, &scope);
+                interner.insert(&mut relisted, pod, &scope);
+            }
             Ok(Event::InitDone) => {
                 let fresh = std::mem::take(&mut relisted);
                 let mut pods = pods.write().unwrap_or_else(|e| e.into_inner());
@@ -177,18 +213,24 @@ async fn maintain(
                     }
                 }
                 drop(pods);
+                recorder.relisted(match &partition {
+                    Partition::Cluster => None,
+                    Partition::Namespace(namespace) => Some(namespace),
+                });
                 if !counted_sync {
                     counted_sync = true;
                     synced.send_modify(|n| *n += 1);
                 }
             }
             Ok(Event::Apply(pod)) => {
+                recorder.applied(pod.key(), &pod.spec, &scope);
                 let mut pods = pods.write().unwrap_or_else(|e| e.into_inner());
                 interner.insert(&mut pods, pod, &scope);
             }
             Ok(Event::Delete(pod)) => {
                 let mut pods = pods.write().unwrap_or_else(|e| e.into_inner());
                 let (namespace, name) = pod.key();
+                recorder.deleted((namespace, name));
                 if let Some(names) = pods.get_mut(namespace) {
                     names.remove(name);
                     if names.is_empty() {
@@ -221,7 +263,7 @@ impl Interner {
         shared
     }
 
-    fn insert(&mut self, pods: &mut Pods, pod: PodPlacement, scope: &Scope) {
+    fn insert<S: WatchedSpec>(&mut self, pods: &mut Pods, pod: PodPlacement<S>, scope: &Scope) {
         let (namespace, name) = pod.key();
         if !scope.includes_pod(namespace, name) {
             return;
@@ -229,7 +271,7 @@ impl Interner {
         let namespace = self.intern(namespace);
         let name: Box<str> = name.into();
         let placement = Placement {
-            node: self.intern(pod.spec.node_name.as_deref().unwrap_or_default()),
+            node: self.intern(pod.spec.node_name().unwrap_or_default()),
             ip: Arc::from(pod.status.pod_ip.as_deref().unwrap_or_default()),
         };
         pods.entry(namespace).or_default().insert(name, placement);
@@ -237,19 +279,40 @@ impl Interner {
 }
 
 /// A core/v1 Pod reduced at decode to the fields the index keeps; serde skips the rest.
+/// `S` is the part of the spec kept: the node name, or with it the containers' resources.
 #[derive(Debug, Clone, Deserialize)]
-pub struct PodPlacement {
+#[serde(bound(deserialize = "S: WatchedSpec"))]
+pub struct PodPlacement<S = PlacementSpec> {
     metadata: ObjectMeta,
     #[serde(default)]
-    spec: PlacementSpec,
+    spec: S,
     #[serde(default)]
     status: PlacementStatus,
 }
 
+/// The pod spec fields a watch decodes: the node name, and whatever else it keeps.
+pub trait WatchedSpec:
+    serde::de::DeserializeOwned + Default + Clone + std::fmt::Debug + Send + Sync + 'static
+{
+    fn node_name(&self) -> Option<&str>;
+
+    /// Each container's requests and limits, for a spec that decodes them.
+    fn container_requirements(&self) -> Option<PodRequirements> {
+        None
+    }
+}
+
+/// The lean spec: the node name alone.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PlacementSpec {
+pub struct PlacementSpec {
     node_name: Option<String>,
+}
+
+impl WatchedSpec for PlacementSpec {
+    fn node_name(&self) -> Option<&str> {
+        self.node_name.as_deref()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -259,7 +322,7 @@ struct PlacementStatus {
     pod_ip: Option<String>,
 }
 
-impl PodPlacement {
+impl<S> PodPlacement<S> {
     fn key(&self) -> (&str, &str) {
         (
             self.metadata.namespace.as_deref().unwrap_or_default(),
@@ -268,7 +331,7 @@ impl PodPlacement {
     }
 }
 
-impl k8s_openapi::Resource for PodPlacement {
+impl<S> k8s_openapi::Resource for PodPlacement<S> {
     const API_VERSION: &'static str = "v1";
     const GROUP: &'static str = "";
     const KIND: &'static str = "Pod";
@@ -277,7 +340,7 @@ impl k8s_openapi::Resource for PodPlacement {
     type Scope = k8s_openapi::NamespaceResourceScope;
 }
 
-impl k8s_openapi::Metadata for PodPlacement {
+impl<S> k8s_openapi::Metadata for PodPlacement<S> {
     type Ty = ObjectMeta;
 
     fn metadata(&self) -> &ObjectMeta {

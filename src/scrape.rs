@@ -18,6 +18,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use crate::exposition::{self, Exposition, Format, Wanted};
 use crate::metrics_api::{MetricsApi, NodeMetricsList, ReadError, Resource};
 use crate::pod_index::PodIndex;
+use crate::resource_series::{ResourceContext, ResourceWatches};
 use crate::scope::Scope;
 use crate::self_metrics::SelfMetrics;
 use crate::snapshot::{Problems, Snapshot};
@@ -29,6 +30,8 @@ const WARNING_INTERVAL: Duration = Duration::from_secs(60);
 /// One read of the metrics API joined with the pod index, with its renderings.
 pub struct Reading {
     pub snapshot: Arc<Snapshot>,
+    /// Requests, limits and capacities beside the usage, with `--resources`.
+    pub resources: Option<Arc<ResourceContext>>,
     /// When the read started: the age of the data, as far as we can tell.
     pub started: Instant,
     gzipped: [OnceLock<Exposition>; 2],
@@ -42,6 +45,7 @@ pub struct Scraper {
     scope: Arc<Scope>,
     metrics: SelfMetrics,
     settings: ScrapeSettings,
+    resources: Option<ResourceWatches>,
     latest: Mutex<Option<Arc<Reading>>>,
     in_flight: Mutex<Option<SharedRead>>,
     read_warnings: Throttle,
@@ -75,11 +79,19 @@ impl Scraper {
             scope,
             metrics,
             settings,
+            resources: None,
             latest: Mutex::new(None),
             in_flight: Mutex::new(None),
             read_warnings: Throttle::new(WARNING_INTERVAL),
             quantity_warnings: Throttle::new(WARNING_INTERVAL),
         }
+    }
+
+    /// Also exports the requests, limits and capacities the watches know, beside usage
+    /// (`--resources`).
+    pub fn with_resources(mut self, resources: ResourceWatches) -> Self {
+        self.resources = Some(resources);
+        self
     }
 
     /// The exposition for one scrape.
@@ -127,8 +139,14 @@ impl Scraper {
     }
 
     fn render(&self, reading: &Reading, wanted: Wanted) -> Exposition {
-        let render =
-            || exposition::render(wanted, reading.snapshot.clone(), self.metrics.registry());
+        let render = || {
+            exposition::render_with_resources(
+                wanted,
+                reading.snapshot.clone(),
+                reading.resources.clone(),
+                self.metrics.registry(),
+            )
+        };
         if !wanted.gzip {
             return render();
         }
@@ -151,11 +169,22 @@ impl Scraper {
             let remaining = self.settings.sync_wait.saturating_sub(started.elapsed());
             let _ = tokio::time::timeout(remaining, self.pods.synced()).await;
         }
+        if let Some(resources) = self.resources.as_ref().filter(|r| !r.is_synced()) {
+            let remaining = self.settings.sync_wait.saturating_sub(started.elapsed());
+            let _ = tokio::time::timeout(remaining, resources.synced()).await;
+        }
         let read_took = started.elapsed();
         let scraper = self.clone();
-        let joined = tokio::task::spawn_blocking(move || scraper.join(pods, nodes))
-            .await
-            .expect("joining the metrics read panicked");
+        let (joined, resources) = tokio::task::spawn_blocking(move || {
+            let snapshot = scraper.join(pods, nodes);
+            let resources = scraper
+                .resources
+                .as_ref()
+                .map(|r| Arc::new(r.join(&snapshot)));
+            (snapshot, resources)
+        })
+        .await
+        .expect("joining the metrics read panicked");
         tracing::debug!(
             read_seconds = read_took.as_secs_f64(),
             join_seconds = (started.elapsed() - read_took).as_secs_f64(),
@@ -164,6 +193,7 @@ impl Scraper {
         );
         let reading = Arc::new(Reading {
             snapshot: Arc::new(joined),
+            resources,
             started,
             gzipped: Default::default(),
         });

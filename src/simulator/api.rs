@@ -1,5 +1,5 @@
 //! The HTTP routes of the simulated API server and their handlers: discovery, pods
-//! (list with paging, get, watch), nodes, and `metrics.k8s.io`. Anything else is a 404
+//! (list with paging, get, watch), nodes (list, get, watch), and `metrics.k8s.io`. Anything else is a 404
 //! Status. Large documents are rendered off the async workers.
 
 use std::collections::HashMap;
@@ -14,6 +14,7 @@ use axum::Router;
 use super::core_objects::{Items, List, ListMeta, NodeJson, PodJson};
 use super::discovery;
 use super::metrics_objects::{node_metrics, node_metrics_list, pod_metrics, pod_metrics_list};
+use super::node_watch;
 use super::request_counts::count_requests;
 use super::simulation::Simulation;
 use super::status::{json_response, json_value, Status};
@@ -149,7 +150,11 @@ async fn one_pod(
     }
 }
 
-async fn all_nodes(State(simulation): Shared) -> Response {
+/// Every node (nodes are few: no paging), or a watch when asked with `watch=true`.
+async fn all_nodes(State(simulation): Shared, Query(query): QueryMap) -> Response {
+    if flag(&query, "watch") {
+        return node_watch::serve(simulation, &query);
+    }
     let cluster = simulation.read();
     let heartbeat = cluster.observed_at();
     let metadata = ListMeta {

@@ -8,7 +8,7 @@ use serde::{Serialize, Serializer};
 
 use super::identifiers::Uid;
 use super::meta::{AsString, OwnerReference, PodLabels, Time};
-use super::model::{ContainerSpec, NodeRecord, PodRecord, Requests};
+use super::model::{ContainerSpec, NodeRecord, PodRecord, Resources};
 
 /// `kind` and `apiVersion`, which single objects and watch events carry and list items
 /// do not.
@@ -117,7 +117,7 @@ impl Serialize for Containers<'_> {
             name: &container.name,
             image: &container.image,
             image_pull_policy: "IfNotPresent",
-            resources: ResourcesJson(container.requests),
+            resources: ResourcesJson(&container.resources),
         }))
     }
 }
@@ -128,16 +128,30 @@ struct ContainerJson<'a> {
     name: &'a str,
     image: &'a str,
     image_pull_policy: &'static str,
-    resources: ResourcesJson,
+    resources: ResourcesJson<'a>,
 }
 
-/// Requests, and the memory request as the limit too.
-struct ResourcesJson(Option<Requests>);
+/// Generated requests with the memory request as the limit too, or fixed requests and
+/// limits verbatim.
+struct ResourcesJson<'a>(&'a Resources);
 
-impl Serialize for ResourcesJson {
+impl Serialize for ResourcesJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        if let Some(requests) = self.0 {
+        if let Resources::Fixed(fixed) = self.0 {
+            let limits = present([("cpu", &fixed.cpu_limit), ("memory", &fixed.memory_limit)]);
+            if !limits.0.is_empty() {
+                map.serialize_entry("limits", &limits)?;
+            }
+            let requests = present([
+                ("cpu", &fixed.cpu_request),
+                ("memory", &fixed.memory_request),
+            ]);
+            if !requests.0.is_empty() {
+                map.serialize_entry("requests", &requests)?;
+            }
+        }
+        if let Resources::Generated(requests) = self.0 {
             let memory = AsString(Suffixed(u64::from(requests.memory_mebibytes), "Mi"));
             map.serialize_entry("limits", &MapOf(vec![("memory", memory)]))?;
             map.serialize_entry(
@@ -153,6 +167,16 @@ impl Serialize for ResourcesJson {
         }
         map.end()
     }
+}
+
+/// The entries whose value is set, in order.
+fn present<'a>(entries: [(&'static str, &'a Option<Box<str>>); 2]) -> MapOf<&'a str> {
+    MapOf(
+        entries
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value.as_deref()?)))
+            .collect(),
+    )
 }
 
 /// A number with a unit suffix, e.g. "250m".
@@ -226,7 +250,8 @@ impl Serialize for PodStatus<'_> {
 }
 
 fn qos_class(pod: &PodRecord) -> &'static str {
-    if pod.workload.containers.iter().any(|c| c.requests.is_some()) {
+    let has_resources = |c: &ContainerSpec| !matches!(c.resources, Resources::Unset);
+    if pod.workload.containers.iter().any(has_resources) {
         "Burstable"
     } else {
         "BestEffort"
@@ -376,11 +401,24 @@ impl Serialize for NodeJson<'_> {
             type_: "Hostname",
             address: name.to_owned(),
         });
+        let fixed = node.fixed_resources.as_deref();
         map.serialize_entry(
             "status",
             &NodeStatus {
-                capacity,
-                allocatable,
+                capacity: match fixed {
+                    Some(fixed) => NodeResourcesJson::Fixed(fixed_node_resources(
+                        &fixed.cpu_capacity,
+                        &fixed.memory_capacity,
+                    )),
+                    None => NodeResourcesJson::Derived(capacity),
+                },
+                allocatable: match fixed {
+                    Some(fixed) => NodeResourcesJson::Fixed(fixed_node_resources(
+                        &fixed.cpu_allocatable,
+                        &fixed.memory_allocatable,
+                    )),
+                    None => NodeResourcesJson::Derived(allocatable),
+                },
                 conditions: [NodeCondition {
                     type_: "Ready",
                     status: "True",
@@ -450,11 +488,29 @@ struct NodeResources {
     pods: &'static str,
 }
 
+/// Capacity or allocatable: derived from the node's size, or a fixture's verbatim.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum NodeResourcesJson<'a> {
+    Derived(NodeResources),
+    Fixed(MapOf<&'a str>),
+}
+
+/// The quantities a fixture sets, and the pod count every node has.
+fn fixed_node_resources<'a>(
+    cpu: &'a Option<Box<str>>,
+    memory: &'a Option<Box<str>>,
+) -> MapOf<&'a str> {
+    let mut entries = present([("cpu", cpu), ("memory", memory)]);
+    entries.0.push(("pods", "110"));
+    entries
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct NodeStatus {
-    capacity: NodeResources,
-    allocatable: NodeResources,
+struct NodeStatus<'a> {
+    capacity: NodeResourcesJson<'a>,
+    allocatable: NodeResourcesJson<'a>,
     conditions: [NodeCondition; 1],
     addresses: Vec<Address>,
     node_info: NodeInfo,

@@ -49,7 +49,7 @@ pub(crate) fn core_resources() -> Value {
                 "singularName": "node",
                 "namespaced": false,
                 "kind": "Node",
-                "verbs": ["get", "list"],
+                "verbs": ["get", "list", "watch"],
                 "shortNames": ["no"]
             },
             {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use super::cluster::{Churn, Cluster, ClusterStart};
 use super::identifiers::{name_suffix, template_hash};
 use super::model::{
-    ContainerSpec, NodeIdentity, NodeRecord, NodeUsage, PodRecord, Requests, UsageSource, Workload,
-    WorkloadKind,
+    ContainerSpec, NodeIdentity, NodeRecord, NodeUsage, PodRecord, Requests, Resources,
+    UsageSource, Workload, WorkloadKind,
 };
 use super::quantities::{CpuSpelling, MemorySpelling, Quantity};
 use super::rng::Rng;
@@ -186,6 +186,7 @@ impl Generator {
                         cpu: Quantity::cpu(0, CpuSpelling::Zero),
                         memory: Quantity::memory(0, MemorySpelling::Bytes),
                     },
+                    fixed_resources: None,
                 }
             })
             .collect()
@@ -391,7 +392,7 @@ impl Generator {
         ContainerSpec {
             name: name.into(),
             image: image.into(),
-            requests,
+            resources: requests.map_or(Resources::Unset, Resources::Generated),
             usage: UsageSource::Simulated {
                 cpu_nanocores,
                 memory_bytes,

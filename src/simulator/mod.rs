@@ -18,6 +18,7 @@ mod kubeconfig;
 mod meta;
 mod metrics_objects;
 mod model;
+mod node_watch;
 mod quantities;
 mod request_counts;
 mod rng;
@@ -33,7 +34,10 @@ use std::time::Duration;
 
 use crate::duration::parse_duration;
 
-pub use fixture::{fixture_router, Fixture, FixtureContainer, FixtureNode, FixturePod};
+pub use fixture::{
+    fixture_router, fixture_router_with_resources, Fixture, FixtureContainer,
+    FixtureContainerResources, FixtureNode, FixtureNodeResources, FixturePod, FixtureResources,
+};
 pub use kubeconfig::kubeconfig;
 pub use request_counts::RequestTally;
 pub use server::{run, start, RunningSimulator};

@@ -35,8 +35,38 @@ pub(crate) struct Workload {
 pub(crate) struct ContainerSpec {
     pub name: Box<str>,
     pub image: Box<str>,
-    pub requests: Option<Requests>,
+    pub resources: Resources,
     pub usage: UsageSource,
+}
+
+/// What a container's spec says about requests and limits.
+#[derive(Debug)]
+pub(crate) enum Resources {
+    /// Neither requests nor limits (BestEffort).
+    Unset,
+    /// Generated requests; the memory request doubles as the limit.
+    Generated(Requests),
+    /// Requests and limits served verbatim, each optional (fixtures).
+    Fixed(Box<FixedRequirements>),
+}
+
+/// Request and limit quantities served verbatim; `None` leaves one out of the spec.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FixedRequirements {
+    pub cpu_request: Option<Box<str>>,
+    pub cpu_limit: Option<Box<str>>,
+    pub memory_request: Option<Box<str>>,
+    pub memory_limit: Option<Box<str>>,
+}
+
+/// A node's capacity and allocatable quantities served verbatim (fixtures); `None`
+/// leaves one out of the node's status.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FixedNodeResources {
+    pub cpu_capacity: Option<Box<str>>,
+    pub memory_capacity: Option<Box<str>>,
+    pub cpu_allocatable: Option<Box<str>>,
+    pub memory_allocatable: Option<Box<str>>,
 }
 
 /// Resource requests; the memory request doubles as the limit.
@@ -110,6 +140,9 @@ pub(crate) struct NodeRecord {
     pub instance_type: &'static str,
     pub zone: Box<str>,
     pub usage: NodeUsage,
+    /// Capacity and allocatable served verbatim; `None` derives them from
+    /// `cpu_cores` and `memory_gibibytes`.
+    pub fixed_resources: Option<Box<FixedNodeResources>>,
 }
 
 #[derive(Debug)]
