@@ -5,7 +5,7 @@ ServiceMonitor that find it. Writes the built-in objects to a file for
 kubernetes-validate and prints how many there are.
 
 usage: manifests.py VARIANT RENDERED.yaml BUILTIN_OUT.yaml
-VARIANT: cluster, servicemonitor, namespaced, namespaced-node-metrics or relocated
+VARIANT: cluster, servicemonitor, namespaced, namespaced-node-metrics, resources or relocated
 """
 
 import sys
@@ -21,6 +21,7 @@ CUSTOM_GROUPS = {"monitoring.coreos.com"}
 POD_RULES = {("", "pods"): {"get", "list", "watch"}}
 POD_METRICS_RULES = {("metrics.k8s.io", "pods"): {"get", "list"}}
 NODE_METRICS_RULES = {("metrics.k8s.io", "nodes"): {"get", "list"}}
+NODE_WATCH_RULES = {("", "nodes"): {"get", "list", "watch"}}
 
 failures = []
 
@@ -123,8 +124,11 @@ def main():
     args = deployment["spec"]["template"]["spec"]["containers"][0].get("args", [])
     namespace_args = [arg for arg in args if arg.startswith("--namespaces=")]
 
-    if variant in ("cluster", "servicemonitor", "relocated"):
+    if variant in ("cluster", "servicemonitor", "relocated", "resources"):
         expected = {None: {**POD_RULES, **POD_METRICS_RULES, **NODE_METRICS_RULES}}
+        if variant == "resources":
+            expected[None].update(NODE_WATCH_RULES)
+            check("--resources" in args, f"the resources variant must pass --resources, got {args}")
         check(not namespace_args, "the cluster-wide variant must not pass --namespaces")
         check(
             all(doc["kind"] not in ("Role", "RoleBinding") for doc in docs),
