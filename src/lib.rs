@@ -34,6 +34,7 @@
 //!   CSV file per interval.
 //! - [`simulator`] — a simulated cluster serving the API subset this exporter and
 //!   `kubectl top` use, for running and testing without a cluster.
+//! - [`string_pool`] — one allocation per distinct name, shared by pods and series.
 //! - [`telemetry`] — logging.
 //! - [`duration`] — durations as flags take them and as Go prints them.
 
@@ -58,6 +59,7 @@ pub mod server;
 pub mod simulator;
 pub mod snapshot;
 pub mod snapshot_command;
+pub mod string_pool;
 pub mod telemetry;
 pub mod tls;
 pub mod web_config;

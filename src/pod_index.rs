@@ -11,7 +11,7 @@
 //! ([`crate::pod_resources`]), kept apart from the placements so that without the flag
 //! the index holds exactly what it did.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
@@ -24,6 +24,7 @@ use tokio::sync::watch;
 
 use crate::pod_resources::{PodRequirements, PodResources, Recorder, ResourceSpec};
 use crate::scope::Scope;
+use crate::string_pool::StringPool;
 use crate::telemetry::Throttle;
 
 /// The node and IP of one pod; empty until the scheduler and kubelet set them.
@@ -250,17 +251,12 @@ async fn maintain<S: WatchedSpec>(
 /// Shares one allocation per node name and namespace across all pods.
 #[derive(Default)]
 struct Interner {
-    strings: HashSet<Arc<str>>,
+    pool: StringPool,
 }
 
 impl Interner {
     fn intern(&mut self, text: &str) -> Arc<str> {
-        if let Some(known) = self.strings.get(text) {
-            return known.clone();
-        }
-        let shared: Arc<str> = Arc::from(text);
-        self.strings.insert(shared.clone());
-        shared
+        self.pool.get(text)
     }
 
     fn insert<S: WatchedSpec>(&mut self, pods: &mut Pods, pod: PodPlacement<S>, scope: &Scope) {

@@ -8,7 +8,7 @@
 //! kept only when they run beside the others (native sidecars, `restartPolicy: Always`),
 //! since only those have usage to compare with.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use serde::Deserialize;
 use crate::pod_index::WatchedSpec;
 use crate::quantity;
 use crate::scope::Scope;
+use crate::string_pool::StringPool;
 use crate::telemetry::Throttle;
 
 /// One container's requests and limits in base units (cores, bytes); `None` where the
@@ -98,7 +99,7 @@ impl Lookup<'_> {
 pub(crate) struct Recorder {
     shared: Option<PodResources>,
     relisted: RequirementsByPod,
-    namespaces: HashSet<Arc<str>>,
+    namespaces: StringPool,
 }
 
 impl Recorder {
@@ -106,7 +107,7 @@ impl Recorder {
         Recorder {
             shared,
             relisted: RequirementsByPod::new(),
-            namespaces: HashSet::new(),
+            namespaces: StringPool::default(),
         }
     }
 
@@ -177,12 +178,7 @@ impl Recorder {
     }
 
     fn intern(&mut self, namespace: &str) -> Arc<str> {
-        if let Some(known) = self.namespaces.get(namespace) {
-            return known.clone();
-        }
-        let shared: Arc<str> = Arc::from(namespace);
-        self.namespaces.insert(shared.clone());
-        shared
+        self.namespaces.get(namespace)
     }
 }
 

@@ -14,6 +14,7 @@ use crate::metrics_api::{NodeMetricsList, PodMetrics, PodMetricsList, ReadError,
 use crate::pod_index::{Placement, Pods};
 use crate::quantity::{self, QuantityError};
 use crate::scope::Scope;
+use crate::string_pool::StringPool;
 
 /// One container's usage. Strings are shared: a pod's name, namespace, node and IP
 /// with all its containers, and with the pod index.
@@ -187,7 +188,7 @@ pub struct PodJoin<'i> {
     scope: &'i Scope,
     containers: Vec<ContainerUsage>,
     seen_pods: HashSet<(Arc<str>, Arc<str>)>,
-    strings: HashSet<Arc<str>>,
+    strings: StringPool,
     problems: Problems,
 }
 
@@ -199,18 +200,13 @@ impl<'i> PodJoin<'i> {
             scope,
             containers: Vec::with_capacity(pods * 2),
             seen_pods: HashSet::with_capacity(pods),
-            strings: HashSet::new(),
+            strings: StringPool::default(),
             problems: Problems::default(),
         }
     }
 
     fn intern(&mut self, text: &str) -> Arc<str> {
-        if let Some(known) = self.strings.get(text) {
-            return known.clone();
-        }
-        let shared: Arc<str> = Arc::from(text);
-        self.strings.insert(shared.clone());
-        shared
+        self.strings.get(text)
     }
 
     pub fn add(&mut self, pod: &PodMetrics) {

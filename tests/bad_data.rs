@@ -7,8 +7,6 @@
 mod support;
 
 use std::collections::HashSet;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use metrics_server_prom::exposition::{render_text, Format};
@@ -188,30 +186,12 @@ proptest! {
 
 #[test]
 fn a_sample_of_generated_documents_passes_promtool() {
-    let promtool = support::tool("promtool");
     let mut runner = TestRunner::deterministic();
     for _ in 0..20 {
         let (pods, nodes) = documents().new_tree(&mut runner).unwrap().current();
         let text = exposition(&pods, &nodes, Format::Text);
-        let mut check = Command::new(&promtool)
-            .args(["check", "metrics"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        check
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-        let output = check.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "promtool rejected:\n{text}\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        if let Err(said) = support::promtool_check_metrics(&text) {
+            panic!("promtool rejected:\n{text}\n{said}");
+        }
     }
 }

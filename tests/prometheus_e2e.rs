@@ -6,32 +6,10 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{parse_exposition, wait_until_ok, Process, PATIENCE};
-
-fn tool(name: &str) -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .map(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(name))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_default();
-    found.unwrap_or_else(|| {
-        panic!("`{name}` is not installed: install the Debian package `prometheus` (bash .ci/run does)")
-    })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, parse_exposition, tool, wait_until_ok, Process, PATIENCE};
 
 /// The value of a Kubernetes quantity computed independently of the crate's parser:
 /// Rust's correctly rounded decimal parser on the equivalent scientific notation.
@@ -128,20 +106,6 @@ async fn served_usage(api: &str) -> (Series, Series, BTreeMap<(String, String), 
     (cpu, memory, placement)
 }
 
-async fn query(prometheus: &str, promql: &str) -> Vec<serde_json::Value> {
-    let response: serde_json::Value = reqwest::Client::new()
-        .get(format!("{prometheus}/api/v1/query"))
-        .query(&[("query", promql)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(response["status"], "success", "{response}");
-    response["data"]["result"].as_array().unwrap().clone()
-}
-
 fn sample_value(sample: &serde_json::Value) -> f64 {
     sample["value"][1].as_str().unwrap().parse().unwrap()
 }
@@ -149,7 +113,8 @@ fn sample_value(sample: &serde_json::Value) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_scrapes_the_exact_values_the_simulator_serves() {
     let prometheus_binary = tool("prometheus");
-    let promtool = tool("promtool");
+    // Fails here, not later, when promtool is missing.
+    tool("promtool");
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     let (_simulator, api) = Process::simulator(
@@ -169,27 +134,9 @@ async fn prometheus_scrapes_the_exact_values_the_simulator_serves() {
         .text()
         .await
         .unwrap();
-    let mut check = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let checked = check.wait_with_output().unwrap();
-    assert!(
-        checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
-        "promtool check metrics: {}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    if let Err(said) = support::promtool_check_metrics(&text) {
+        panic!("promtool check metrics: {said}");
+    }
     assert!(!parse_exposition(&text).is_empty());
 
     let port = free_port();
@@ -202,7 +149,7 @@ async fn prometheus_scrapes_the_exact_values_the_simulator_serves() {
     )
     .unwrap();
     let prometheus_url = format!("http://127.0.0.1:{port}");
-    let _prometheus = KillOnDrop(
+    let _prometheus = support::KillOnDrop(
         Command::new(prometheus_binary)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
@@ -224,7 +171,8 @@ async fn prometheus_scrapes_the_exact_values_the_simulator_serves() {
     );
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let scraped = query(&prometheus_url, "kube_metrics_server_pod_cpu").await;
+        let scraped =
+            support::prometheus_query(&prometheus_url, "kube_metrics_server_pod_cpu").await;
         if scraped.len() == cpu.len() {
             break;
         }
@@ -237,16 +185,17 @@ async fn prometheus_scrapes_the_exact_values_the_simulator_serves() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let up = query(&prometheus_url, "kube_metrics_server_up").await;
+    let up = support::prometheus_query(&prometheus_url, "kube_metrics_server_up").await;
     assert_eq!(sample_value(&up[0]), 1.0);
-    let target_up = query(&prometheus_url, "up{job=\"metrics-server-prom\"}").await;
+    let target_up =
+        support::prometheus_query(&prometheus_url, "up{job=\"metrics-server-prom\"}").await;
     assert_eq!(sample_value(&target_up[0]), 1.0);
 
     for (name, want) in [
         ("kube_metrics_server_pod_cpu", &cpu),
         ("kube_metrics_server_pod_mem", &memory),
     ] {
-        let got: Series = query(&prometheus_url, name)
+        let got: Series = support::prometheus_query(&prometheus_url, name)
             .await
             .iter()
             .map(|sample| {
@@ -260,15 +209,6 @@ async fn prometheus_scrapes_the_exact_values_the_simulator_serves() {
             .collect();
         assert_eq!(&got, want, "{name}");
     }
-    let nodes = query(&prometheus_url, "kube_metrics_server_node_mem").await;
+    let nodes = support::prometheus_query(&prometheus_url, "kube_metrics_server_node_mem").await;
     assert_eq!(nodes.len(), 3);
-}
-
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

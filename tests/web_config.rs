@@ -275,7 +275,7 @@ async fn prometheus_scrapes_over_tls_with_basic_auth() {
         ),
     )
     .unwrap();
-    let _prometheus = KillOnDrop(
+    let _prometheus = support::KillOnDrop(
         Command::new(prometheus)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
@@ -294,8 +294,8 @@ async fn prometheus_scrapes_over_tls_with_basic_auth() {
     // `up` is 1 only for a scrape that passed TLS verification and basic auth.
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let up = query(&prometheus_url, "up{job=\"secured\"}").await;
-        let cpu = query(
+        let up = support::prometheus_query(&prometheus_url, "up{job=\"secured\"}").await;
+        let cpu = support::prometheus_query(
             &prometheus_url,
             "kube_metrics_server_pod_cpu{job=\"secured\"}",
         )
@@ -323,28 +323,5 @@ async fn wait_until_ready(address: SocketAddr, client: std::sync::Arc<rustls::Cl
         }
         assert!(Instant::now() < deadline, "never ready: {reply:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn query(prometheus: &str, promql: &str) -> Vec<serde_json::Value> {
-    let response: serde_json::Value = reqwest::Client::new()
-        .get(format!("{prometheus}/api/v1/query"))
-        .query(&[("query", promql)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(response["status"], "success", "{response}");
-    response["data"]["result"].as_array().unwrap().clone()
-}
-
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }

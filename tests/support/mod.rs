@@ -648,3 +648,58 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// `promtool check metrics` on an exposition: `Err` with promtool's words when it
+/// reports a problem or a lint warning.
+pub fn promtool_check_metrics(text: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut check = Command::new(tool("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting promtool");
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = check.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() && said.is_empty() {
+        Ok(())
+    } else {
+        Err(said)
+    }
+}
+
+/// A PromQL instant query through Prometheus' HTTP API; the result vector.
+pub async fn prometheus_query(prometheus: &str, promql: &str) -> Vec<serde_json::Value> {
+    let response: serde_json::Value = reqwest::Client::new()
+        .get(format!("{prometheus}/api/v1/query"))
+        .query(&[("query", promql)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(response["status"], "success", "{response}");
+    response["data"]["result"].as_array().unwrap().clone()
+}
+
+/// A child process killed, by its own handle, when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
