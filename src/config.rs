@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::duration::parse_duration;
+use crate::duration::{parse_duration, parse_positive_duration};
 use crate::simulator::SimulateArgs;
 use crate::snapshot_command::SnapshotArgs;
 
@@ -221,13 +221,6 @@ pub enum LogLevel {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-fn parse_positive_duration(text: &str) -> Result<Duration, String> {
-    match parse_duration(text)? {
-        Duration::ZERO => Err("must be longer than 0s".to_owned()),
-        duration => Ok(duration),
-    }
 }
 
 /// A size in bytes, written as a Kubernetes quantity.

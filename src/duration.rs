@@ -47,6 +47,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     ))
 }
 
+/// [`parse_duration`], refusing zero: for intervals and timeouts.
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err("must be longer than 0s".to_owned()),
+        duration => Ok(duration),
+    }
+}
+
 /// `number` (digits with an optional fraction) times `unit_nanos`, exactly to the nanosecond.
 fn term_nanos(number: &str, unit_nanos: u128) -> Option<u128> {
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));

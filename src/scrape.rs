@@ -228,7 +228,7 @@ impl Scraper {
     /// Decodes the bodies and joins them with the pod index.
     fn join(&self, pods: Option<Vec<Bytes>>, nodes: Option<Option<Bytes>>) -> Snapshot {
         let node_list = match &nodes {
-            Some(Some(body)) => self.decoded(Resource::Nodes, NodeMetricsList::decode(body)),
+            Some(Some(body)) => self.counted(Resource::Nodes, NodeMetricsList::decode(body)),
             _ => None,
         };
         let nodes_ok = match nodes {
@@ -238,14 +238,15 @@ impl Scraper {
         let (snapshot, problems, pods_decoded) = self.pods.with(|index| {
             Snapshot::from_bodies(pods.as_deref(), node_list.as_ref(), index, &self.scope)
         });
-        let pods_ok = self.decoded(Resource::Pods, pods_decoded).is_some();
+        let pods_ok = self.counted(Resource::Pods, pods_decoded).is_some();
         self.metrics.set_up(pods.is_some() && pods_ok && nodes_ok);
         self.metrics.set_pod_index_pods(self.pods.len());
         self.record(&problems);
         snapshot
     }
 
-    fn decoded<T>(&self, resource: Resource, result: Result<T, ReadError>) -> Option<T> {
+    /// Counts and logs a failed read or decode; the value on success.
+    fn counted<T>(&self, resource: Resource, result: Result<T, ReadError>) -> Option<T> {
         if let Err(error) = &result {
             self.metrics.count_read_error(resource, error);
             self.warn_read(resource, error);
@@ -263,11 +264,7 @@ impl Scraper {
         let result = read.await;
         self.metrics
             .observe_read(resource, started.elapsed().as_secs_f64());
-        if let Err(error) = &result {
-            self.metrics.count_read_error(resource, error);
-            self.warn_read(resource, error);
-        }
-        result.ok()
+        self.counted(resource, result)
     }
 
     fn warn_read(&self, resource: Resource, error: &ReadError) {

@@ -1,101 +1,14 @@
 //! The exporter binary as a process against a TLS API server with a bearer token,
 //! selected through KUBE_CONTEXT from a kubeconfig with two contexts.
 
+mod fixture_server;
 mod support;
 
 use std::sync::atomic::Ordering;
 
-use metrics_server_prom::simulator::{
-    Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion,
-};
+use fixture_server::fixture;
+use metrics_server_prom::simulator::MetricsApiVersion;
 use support::{parse_exposition, series, value, wait_until_ok, Process, TlsApiServer};
-
-fn container(name: &str, cpu: &str, memory: &str) -> FixtureContainer {
-    FixtureContainer {
-        name: name.into(),
-        cpu: cpu.into(),
-        memory: memory.into(),
-    }
-}
-
-fn pod(
-    namespace: &str,
-    name: &str,
-    node: &str,
-    ip: &str,
-    containers: Vec<FixtureContainer>,
-) -> FixturePod {
-    FixturePod {
-        namespace: namespace.into(),
-        name: name.into(),
-        node: Some(node.into()),
-        ip: Some(ip.into()),
-        listed: true,
-        containers,
-    }
-}
-
-fn fixture() -> Fixture {
-    Fixture {
-        nodes: vec![
-            FixtureNode {
-                name: "node-a".into(),
-                cpu: "1500m".into(),
-                memory: "4Gi".into(),
-            },
-            FixtureNode {
-                name: "node-b".into(),
-                cpu: "250123456n".into(),
-                memory: "2097152Ki".into(),
-            },
-        ],
-        pods: vec![
-            // The example from metrics-server-prom's README: 7m is 0.007 cores.
-            pod(
-                "kube-system",
-                "etcd-server-events-abc",
-                "node-a",
-                "10.30.62.138",
-                vec![container("etcd-container", "7m", "125448Ki")],
-            ),
-            // The same pod name in two namespaces, on different nodes.
-            pod(
-                "shop",
-                "web-0",
-                "node-a",
-                "10.0.0.10",
-                vec![
-                    container("app", "123456789n", "1Mi"),
-                    container("sidecar", "1500u", "123456789"),
-                ],
-            ),
-            pod(
-                "blog",
-                "web-0",
-                "node-b",
-                "10.0.1.20",
-                vec![container("app", "1", "1Gi"), container("idle", "0", "1k")],
-            ),
-            // Known to metrics-server, not (yet) to the pod list.
-            FixturePod {
-                namespace: "blog".into(),
-                name: "just-deleted".into(),
-                node: Some("node-b".into()),
-                ip: Some("10.0.1.99".into()),
-                listed: false,
-                containers: vec![container("app", "2m", "2Mi")],
-            },
-            // One invalid quantity costs one series.
-            pod(
-                "shop",
-                "broken-quantity",
-                "node-b",
-                "10.0.1.30",
-                vec![container("app", "12 m", "3Mi")],
-            ),
-        ],
-    }
-}
 
 /// A TLS API server serving `fixture()` and the exporter reading it through a
 /// kubeconfig; `env` selects the context, `args` adds flags.

@@ -11,9 +11,7 @@ use std::time::Instant;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics_server_prom::simulator::{
-    self, Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion,
-};
+use metrics_server_prom::simulator::{self, MetricsApiVersion};
 use support::{parse_exposition, series, value, wait_until_ok, Process, Sample, PATIENCE};
 
 /// What the metrics lists answer instead of the fixture.
@@ -57,33 +55,13 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
     }
 }
 
-fn fixture() -> Fixture {
-    let pod = |name: &str| FixturePod {
-        namespace: "default".into(),
-        name: name.into(),
-        node: Some("node-a".into()),
-        ip: Some("10.0.0.1".into()),
-        listed: true,
-        containers: vec![FixtureContainer {
-            name: "app".into(),
-            cpu: "5m".into(),
-            memory: "1Mi".into(),
-        }],
-    };
-    Fixture {
-        nodes: vec![FixtureNode {
-            name: "node-a".into(),
-            cpu: "1".into(),
-            memory: "1Gi".into(),
-        }],
-        pods: vec![pod("one"), pod("two")],
-    }
-}
-
 /// The fixture over plain HTTP with faults injected into the metrics lists.
 async fn faulty_server(faults: Faults) -> String {
-    let router = simulator::fixture_router(fixture(), MetricsApiVersion::V1beta1)
-        .layer(axum::middleware::from_fn_with_state(faults, inject));
+    let router = simulator::fixture_router(
+        support::small_fixture(&[("default", "one"), ("default", "two")]),
+        MetricsApiVersion::V1beta1,
+    )
+    .layer(axum::middleware::from_fn_with_state(faults, inject));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });

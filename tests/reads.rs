@@ -17,33 +17,8 @@ use metrics_server_prom::pod_index::PodIndex;
 use metrics_server_prom::scope::Scope;
 use metrics_server_prom::scrape::{ScrapeSettings, Scraper};
 use metrics_server_prom::self_metrics::SelfMetrics;
-use metrics_server_prom::simulator::{
-    Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion, RequestTally,
-};
+use metrics_server_prom::simulator::{MetricsApiVersion, RequestTally};
 use support::{parse_exposition, series, wait_until_ok, Process, TlsApiServer, HOLD};
-
-fn fixture() -> Fixture {
-    let pod = |namespace: &str, name: &str| FixturePod {
-        namespace: namespace.into(),
-        name: name.into(),
-        node: Some("node-a".into()),
-        ip: Some("10.0.0.1".into()),
-        listed: true,
-        containers: vec![FixtureContainer {
-            name: "app".into(),
-            cpu: "5m".into(),
-            memory: "1Mi".into(),
-        }],
-    };
-    Fixture {
-        nodes: vec![FixtureNode {
-            name: "node-a".into(),
-            cpu: "1".into(),
-            memory: "1Gi".into(),
-        }],
-        pods: vec![pod("a", "one"), pod("b", "two")],
-    }
-}
 
 /// A scraper in this process, reading the TLS fixture server through its kubeconfig.
 async fn scraper(server: &TlsApiServer, dir: &Path, max_age: Duration) -> Arc<Scraper> {
@@ -69,7 +44,11 @@ async fn scraper(server: &TlsApiServer, dir: &Path, max_age: Duration) -> Arc<Sc
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_scrapes_share_one_read() {
-    let server = TlsApiServer::start(fixture(), MetricsApiVersion::V1beta1).await;
+    let server = TlsApiServer::start(
+        support::small_fixture(&[("a", "one"), ("b", "two")]),
+        MetricsApiVersion::V1beta1,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let scraper = scraper(&server, dir.path(), Duration::ZERO).await;
     server.metrics_status.store(HOLD, Ordering::SeqCst);
@@ -94,7 +73,11 @@ async fn concurrent_scrapes_share_one_read() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reading_is_reused_within_max_age() {
-    let server = TlsApiServer::start(fixture(), MetricsApiVersion::V1beta1).await;
+    let server = TlsApiServer::start(
+        support::small_fixture(&[("a", "one"), ("b", "two")]),
+        MetricsApiVersion::V1beta1,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let scraper = scraper(&server, dir.path(), Duration::from_secs(3600)).await;
     let first = scraper.reading().await;

@@ -3,32 +3,8 @@
 
 mod support;
 
-use metrics_server_prom::simulator::{
-    Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion,
-};
+use metrics_server_prom::simulator::MetricsApiVersion;
 use support::{parse_exposition, value, wait_until_ok, Process, TlsApiServer};
-
-fn fixture() -> Fixture {
-    Fixture {
-        nodes: vec![FixtureNode {
-            name: "node-a".into(),
-            cpu: "1".into(),
-            memory: "1Gi".into(),
-        }],
-        pods: vec![FixturePod {
-            namespace: "default".into(),
-            name: "one".into(),
-            node: Some("node-a".into()),
-            ip: Some("10.0.0.1".into()),
-            listed: true,
-            containers: vec![FixtureContainer {
-                name: "app".into(),
-                cpu: "5m".into(),
-                memory: "1Mi".into(),
-            }],
-        }],
-    }
-}
 
 /// A kubeconfig whose only user authenticates with `user` (a kubeconfig `user` object).
 fn write_kubeconfig(
@@ -62,7 +38,11 @@ async fn scrape_up(address: std::net::SocketAddr) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_token_or_key_in_trace_logs() {
     use base64::Engine as _;
-    let server = TlsApiServer::start(fixture(), MetricsApiVersion::V1beta1).await;
+    let server = TlsApiServer::start(
+        support::small_fixture(&[("default", "one")]),
+        MetricsApiVersion::V1beta1,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     // A client certificate and key beside the token: loaded, never to be printed.
     let key = rcgen::KeyPair::generate().unwrap();
@@ -100,7 +80,11 @@ async fn no_token_or_key_in_trace_logs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exec_plugins_supply_the_token() {
-    let server = TlsApiServer::start(fixture(), MetricsApiVersion::V1beta1).await;
+    let server = TlsApiServer::start(
+        support::small_fixture(&[("default", "one")]),
+        MetricsApiVersion::V1beta1,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let credential = serde_json::json!({
         "apiVersion": "client.authentication.k8s.io/v1",

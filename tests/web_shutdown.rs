@@ -7,32 +7,8 @@ mod support;
 
 use std::sync::atomic::Ordering;
 
-use metrics_server_prom::simulator::{
-    Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion,
-};
+use metrics_server_prom::simulator::MetricsApiVersion;
 use support::{parse_exposition, value, wait_until_ok, Process, TlsApiServer};
-
-fn fixture() -> Fixture {
-    Fixture {
-        nodes: vec![FixtureNode {
-            name: "node-a".into(),
-            cpu: "1".into(),
-            memory: "1Gi".into(),
-        }],
-        pods: vec![FixturePod {
-            namespace: "default".into(),
-            name: "web-0".into(),
-            node: Some("node-a".into()),
-            ip: Some("10.0.0.1".into()),
-            listed: true,
-            containers: vec![FixtureContainer {
-                name: "app".into(),
-                cpu: "250m".into(),
-                memory: "64Mi".into(),
-            }],
-        }],
-    }
-}
 
 async fn start(
     args: &[&str],
@@ -42,7 +18,11 @@ async fn start(
     std::net::SocketAddr,
     tempfile::TempDir,
 ) {
-    let server = TlsApiServer::start(fixture(), MetricsApiVersion::V1beta1).await;
+    let server = TlsApiServer::start(
+        support::small_fixture(&[("default", "web-0")]),
+        MetricsApiVersion::V1beta1,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = server.write_kubeconfig(dir.path());
     let mut all = vec![

@@ -25,7 +25,7 @@ use clap::Args;
 
 use crate::client::Connection;
 use crate::config::ClusterArgs;
-use crate::duration::parse_duration;
+use crate::duration::parse_positive_duration;
 
 use columns::{
     Column, CONTAINER_COLUMNS, CONTAINER_RESOURCE_COLUMNS, GROUP_COLUMNS, GROUP_RESOURCE_COLUMNS,
@@ -61,7 +61,7 @@ pub struct SnapshotArgs {
     pub resources: bool,
 
     /// Read every DURATION and write a file each time, until SIGTERM or SIGINT.
-    #[arg(long, value_name = "DURATION", value_parser = parse_interval, requires = "dir")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, requires = "dir")]
     pub every: Option<Duration>,
 
     /// The directory --every writes to; it must exist.
@@ -78,7 +78,7 @@ pub struct SnapshotArgs {
         long = "metrics.timeout",
         value_name = "DURATION",
         default_value = "30s",
-        value_parser = parse_interval
+        value_parser = parse_positive_duration
     )]
     pub timeout: Duration,
 }
@@ -165,13 +165,6 @@ fn print(text: &str) -> anyhow::Result<()> {
     {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         result => result.context("writing to stdout"),
-    }
-}
-
-fn parse_interval(text: &str) -> Result<Duration, String> {
-    match parse_duration(text)? {
-        Duration::ZERO => Err("must be longer than 0s".to_owned()),
-        duration => Ok(duration),
     }
 }
 

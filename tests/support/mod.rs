@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics_server_prom::simulator::{Fixture, MetricsApiVersion};
+use metrics_server_prom::simulator::{
+    Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion,
+};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_metrics-server-prom");
 
@@ -701,5 +703,30 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// One node, `node-a`, and the pods `(namespace, name)` on it, each with one container
+/// `app` using 5m of CPU and 1Mi of memory.
+pub fn small_fixture(pods: &[(&str, &str)]) -> Fixture {
+    let pod = |(namespace, name): &(&str, &str)| FixturePod {
+        namespace: (*namespace).into(),
+        name: (*name).into(),
+        node: Some("node-a".into()),
+        ip: Some("10.0.0.1".into()),
+        listed: true,
+        containers: vec![FixtureContainer {
+            name: "app".into(),
+            cpu: "5m".into(),
+            memory: "1Mi".into(),
+        }],
+    };
+    Fixture {
+        nodes: vec![FixtureNode {
+            name: "node-a".into(),
+            cpu: "1".into(),
+            memory: "1Gi".into(),
+        }],
+        pods: pods.iter().map(pod).collect(),
     }
 }
