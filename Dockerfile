@@ -14,26 +14,31 @@ ARG RUST_VERSION=1.95
 FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /build
 
-# 1. Dependencies: the manifest, the lock file and an empty library and binary. Cargo
-# refuses a manifest whose [[bench]], [[test]] or [[example]] files are missing, so each
-# gets an empty stub too; they stay, and are never built by `cargo build`.
+# 1. Dependencies: the workspace's manifests, the lock file and an empty library and
+# binary for each crate (the exporter, and the simulated cluster it links for
+# --simulate). Cargo refuses a manifest whose [[bench]], [[test]] or [[example]] files
+# are missing, so each gets an empty stub too; they stay, and are never built by
+# `cargo build`.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY simulator/Cargo.toml ./simulator/
+RUN mkdir -p src simulator/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
+    && touch src/lib.rs simulator/src/lib.rs \
     && for stub in $(awk '/^\[/ { dir = "" } /^\[\[bench\]\]/ { dir = "benches" } /^\[\[test\]\]/ { dir = "tests" } /^\[\[example\]\]/ { dir = "examples" } dir != "" && /^(name|path) *=/ { split($0, q, "\""); print (/^name/ ? dir "/" q[2] ".rs" : q[2]) }' Cargo.toml); do \
         mkdir -p "$(dirname "$stub")" && echo 'fn main() {}' > "$stub"; \
     done \
     && cargo build --release --locked \
-    && rm -rf src \
+    && rm -rf src simulator/src \
         target/release/metrics-server-prom \
         target/release/deps/metrics_server_prom-* \
         target/release/deps/libmetrics_server_prom-* \
+        target/release/deps/libsimulator-* \
         target/release/.fingerprint/metrics-server-prom-*
 
 # 2. The crate itself. COPY keeps the files' own modification times, which may be older
 # than the stub build; the stub's outputs were removed above, so this always compiles.
 COPY src ./src
+COPY simulator/src ./simulator/src
 RUN cargo build --release --locked \
     && ./target/release/metrics-server-prom --version | grep -q '^metrics-server-prom '
 

@@ -8,12 +8,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use metrics_server_prom::exposition::{self, Format, Wanted};
-use metrics_server_prom::metrics_api::PodMetricsList;
-use metrics_server_prom::pod_index::Pods;
+use metrics_server_prom::exposition::render::{self, Format, Wanted};
+use metrics_server_prom::exposition::self_metrics::SelfMetrics;
+use metrics_server_prom::reading::usage::ClusterUsage;
 use metrics_server_prom::scope::Scope;
-use metrics_server_prom::self_metrics::SelfMetrics;
-use metrics_server_prom::snapshot::Snapshot;
+use metrics_server_prom::sources::metrics_api::PodMetricsList;
+use metrics_server_prom::sources::pod_index::Pods;
 
 const QUANTITIES: [&str; 10] = [
     "123456789n",
@@ -73,7 +73,7 @@ fn decode_and_join(c: &mut Criterion) {
     group.bench_function("decode and join 10k pods", |b| {
         b.iter(|| {
             let lists = [PodMetricsList::decode(json.as_bytes()).unwrap()];
-            black_box(Snapshot::build(
+            black_box(ClusterUsage::build(
                 Some(&lists),
                 None,
                 &Pods::new(),
@@ -88,7 +88,8 @@ fn render(c: &mut Criterion) {
     let pods = 10_000;
     let json = pod_metrics_json(pods);
     let lists = [PodMetricsList::decode(json.as_bytes()).unwrap()];
-    let snapshot = Arc::new(Snapshot::build(Some(&lists), None, &Pods::new(), &Scope::default()).0);
+    let snapshot =
+        Arc::new(ClusterUsage::build(Some(&lists), None, &Pods::new(), &Scope::default()).0);
     let metrics = SelfMetrics::new();
     let mut group = c.benchmark_group("render");
     // Two families (cpu, memory) of one series per container.
@@ -101,11 +102,7 @@ fn render(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let wanted = Wanted { format, gzip };
-                black_box(exposition::render(
-                    wanted,
-                    snapshot.clone(),
-                    metrics.registry(),
-                ))
+                black_box(render::render(wanted, snapshot.clone(), metrics.registry()))
             })
         });
     }

@@ -249,7 +249,7 @@ async fn count_containers(client: &reqwest::Client, api: &str) -> usize {
         .bytes()
         .await
         .unwrap();
-    let list = metrics_server_prom::metrics_api::PodMetricsList::decode(&body).unwrap();
+    let list = metrics_server_prom::sources::metrics_api::PodMetricsList::decode(&body).unwrap();
     list.items
         .iter()
         .flatten()

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use simulator::SimulateArgs;
+
 use crate::duration::{parse_duration, parse_positive_duration};
-use crate::simulator::SimulateArgs;
-use crate::snapshot_command::SnapshotArgs;
 
 #[derive(Parser, Debug)]
 #[command(name = "metrics-server-prom", version, about, long_about = None)]
@@ -55,16 +55,6 @@ pub struct ExporterArgs {
         value_parser = parse_telemetry_path
     )]
     pub telemetry_path: String,
-
-    /// Longest a metrics API read may take, connection included; keep it below
-    /// Prometheus' scrape_timeout (10s by default).
-    #[arg(
-        long = "metrics.timeout",
-        env = "METRICS_TIMEOUT",
-        default_value = "8s",
-        value_parser = parse_duration
-    )]
-    pub metrics_timeout: Duration,
 
     /// How long a read of the metrics API is reused by later scrapes; 0s reads on every
     /// scrape. Concurrent scrapes always share one read.
@@ -190,6 +180,81 @@ pub struct ClusterArgs {
     /// Kubeconfig context to use instead of the current one.
     #[arg(long, env = "KUBE_CONTEXT")]
     pub context: Option<String>,
+
+    /// Longest a metrics API read may take, connection included (default 8s when
+    /// serving, below Prometheus' 10s scrape_timeout; 30s for snapshot). Early reads
+    /// also wait this long for the first pod list.
+    #[arg(long = "metrics.timeout", env = "METRICS_TIMEOUT", value_name = "DURATION",
+          value_parser = parse_positive_duration)]
+    pub metrics_timeout: Option<Duration>,
+}
+
+/// `snapshot`: what to read, how to print it, and where.
+#[derive(Args, Debug, Clone)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// How to print: table (the default), csv or json; with --every, csv (the default)
+    /// or json files.
+    #[arg(long, short = 'o', value_name = "FORMAT", value_enum)]
+    pub output: Option<OutputFormat>,
+
+    /// One row per node (NodeMetrics) instead of one per container.
+    #[arg(long, conflicts_with = "group_by")]
+    pub nodes: bool,
+
+    /// Sum the containers' usage by namespace, node, or pod (namespace and name).
+    #[arg(long = "group-by", value_name = "KEY", value_enum)]
+    pub group_by: Option<GroupBy>,
+
+    /// Add each container's requests and limits (from a pod watch), or with --nodes each
+    /// node's capacity and allocatable (from a node watch).
+    #[arg(long)]
+    pub resources: bool,
+
+    /// Read every DURATION and write a file each time, until SIGTERM or SIGINT.
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, requires = "dir")]
+    pub every: Option<Duration>,
+
+    /// The directory --every writes to; it must exist.
+    #[arg(long, value_name = "DIR", requires = "every")]
+    pub dir: Option<PathBuf>,
+
+    /// The start of each file's name: NAME@%Y%m%d_%H_%M.csv (UTC).
+    #[arg(long, value_name = "NAME", default_value = "metrics", value_parser = parse_file_name)]
+    pub name: String,
+}
+
+/// How `snapshot` prints rows.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Aligned columns for people, like `kubectl top`.
+    Table,
+    /// A header row, then one row per line.
+    Csv,
+    /// An array of objects, numbers as numbers.
+    Json,
+}
+
+/// What `snapshot` sums rows by.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// One row per namespace (the all-namespace view).
+    Namespace,
+    /// One row per node; pods the pod list does not know are under an empty node.
+    Node,
+    /// One row per pod, by namespace and name (the pod-by-namespace view).
+    Pod,
+}
+
+/// A file name prefix: not empty, no path separators, not hidden.
+fn parse_file_name(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.starts_with('.') || text.contains(['/', '\\', '\0']) {
+        Err("must be a file name: not empty, no '/', not starting with '.'".to_owned())
+    } else {
+        Ok(text.to_owned())
+    }
 }
 
 #[derive(Args, Debug, Clone)]

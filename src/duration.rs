@@ -1,5 +1,5 @@
-//! Durations as people and Prometheus type them ("15s", "500ms", "1m30s", "0s") and as Go prints them
-//! in a metrics `window` ("15.01s", "1m0.5s").
+//! Durations as people and Prometheus type them ("15s", "500ms", "1m30s", "0s"), and as
+//! Go prints them in a metrics `window` ("15.01s", "1m0.5s"), which reads the same way.
 
 use std::time::Duration;
 
@@ -76,29 +76,6 @@ fn term_nanos(number: &str, unit_nanos: u128) -> Option<u128> {
     whole_nanos.checked_add(fraction_nanos)
 }
 
-/// Go's `time.Duration.String()` for durations of a second or more: "15.01s", "1m0.5s",
-/// "1h0m0s".
-pub(crate) fn go_duration(duration: Duration) -> String {
-    let total = duration.as_secs();
-    let (hours, minutes, seconds) = (total / 3600, total / 60 % 60, total % 60);
-    let mut text = String::new();
-    if hours > 0 {
-        text.push_str(&format!("{hours}h"));
-    }
-    if hours > 0 || minutes > 0 {
-        text.push_str(&format!("{minutes}m"));
-    }
-    text.push_str(&seconds.to_string());
-    let nanos = duration.subsec_nanos();
-    if nanos > 0 {
-        let fraction = format!("{nanos:09}");
-        text.push('.');
-        text.push_str(fraction.trim_end_matches('0'));
-    }
-    text.push('s');
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,13 +101,5 @@ mod tests {
         for bad in ["", "15", "s", "1x", "1.2.3s", "-1s", "1 s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn prints_like_go() {
-        assert_eq!(go_duration(Duration::from_millis(15_010)), "15.01s");
-        assert_eq!(go_duration(Duration::from_secs(1)), "1s");
-        assert_eq!(go_duration(Duration::from_millis(60_500)), "1m0.5s");
-        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
     }
 }

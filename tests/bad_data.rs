@@ -9,12 +9,12 @@ mod support;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use metrics_server_prom::exposition::{render_text, Format};
-use metrics_server_prom::metrics_api::{NodeMetricsList, PodMetricsList};
-use metrics_server_prom::pod_index::Pods;
+use metrics_server_prom::exposition::render::{render_text, Format};
+use metrics_server_prom::exposition::self_metrics::SelfMetrics;
+use metrics_server_prom::reading::usage::ClusterUsage;
 use metrics_server_prom::scope::Scope;
-use metrics_server_prom::self_metrics::SelfMetrics;
-use metrics_server_prom::snapshot::Snapshot;
+use metrics_server_prom::sources::metrics_api::{NodeMetricsList, PodMetricsList};
+use metrics_server_prom::sources::pod_index::Pods;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
@@ -154,7 +154,7 @@ fn exposition(pods: &Value, nodes: &Value, format: Format) -> String {
     let node_body = serde_json::to_vec(nodes).unwrap();
     let pod_lists = [PodMetricsList::decode(&pod_body).expect("well-formed JSON decodes")];
     let node_list = NodeMetricsList::decode(&node_body).expect("well-formed JSON decodes");
-    let (snapshot, _) = Snapshot::build(
+    let (snapshot, _) = ClusterUsage::build(
         Some(&pod_lists),
         Some(&node_list),
         &Pods::new(),

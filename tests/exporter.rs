@@ -7,7 +7,7 @@ mod support;
 use std::sync::atomic::Ordering;
 
 use fixture_server::fixture;
-use metrics_server_prom::simulator::MetricsApiVersion;
+use simulator::MetricsApiVersion;
 use support::{parse_exposition, series, value, wait_until_ok, Process, TlsApiServer};
 
 /// A TLS API server serving `fixture()` and the exporter reading it through a

@@ -11,7 +11,7 @@ use std::time::Instant;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics_server_prom::simulator::{self, MetricsApiVersion};
+use simulator::{self, MetricsApiVersion};
 use support::{parse_exposition, series, value, wait_until_ok, Process, Sample, PATIENCE};
 
 /// What the metrics lists answer instead of the fixture.

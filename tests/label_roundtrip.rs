@@ -5,8 +5,8 @@ mod support;
 
 use std::sync::Arc;
 
-use metrics_server_prom::exposition::{render_text, Format};
-use metrics_server_prom::snapshot::{ContainerUsage, Snapshot};
+use metrics_server_prom::exposition::render::{render_text, Format};
+use metrics_server_prom::reading::usage::{ClusterUsage, ContainerUsage};
 use prometheus_client::registry::Registry;
 use proptest::prelude::*;
 use support::parse_exposition;
@@ -29,7 +29,7 @@ proptest! {
             cpu: Some(cpu),
             memory: None,
         };
-        let snapshot = Arc::new(Snapshot { containers: Some(vec![usage]), nodes: None });
+        let snapshot = Arc::new(ClusterUsage { containers: Some(vec![usage]), nodes: None });
         let format = if openmetrics { Format::OpenMetrics } else { Format::Text };
         let samples = parse_exposition(&render_text(format, snapshot, &Registry::default()));
         prop_assert_eq!(samples.len(), 1);

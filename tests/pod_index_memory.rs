@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics_server_prom::client::Connection;
-use metrics_server_prom::pod_index::PodIndex;
+use metrics_server_prom::connect::Connection;
 use metrics_server_prom::scope::Scope;
-use metrics_server_prom::simulator::{self, SimulateArgs};
+use metrics_server_prom::sources::pod_index::PodIndex;
+use simulator::{self, SimulateArgs};
 
 struct Counting;
 

@@ -10,14 +10,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics_server_prom::client::Connection;
 use metrics_server_prom::config::ClusterArgs;
-use metrics_server_prom::metrics_api::MetricsApi;
-use metrics_server_prom::pod_index::PodIndex;
+use metrics_server_prom::connect::Connection;
+use metrics_server_prom::exposition::scraper::{ScrapeSettings, Scraper};
+use metrics_server_prom::exposition::self_metrics::SelfMetrics;
 use metrics_server_prom::scope::Scope;
-use metrics_server_prom::scrape::{ScrapeSettings, Scraper};
-use metrics_server_prom::self_metrics::SelfMetrics;
-use metrics_server_prom::simulator::{MetricsApiVersion, RequestTally};
+use metrics_server_prom::sources::metrics_api::MetricsApi;
+use metrics_server_prom::sources::pod_index::PodIndex;
+use simulator::{MetricsApiVersion, RequestTally};
 use support::{parse_exposition, series, wait_until_ok, Process, TlsApiServer, HOLD};
 
 /// A scraper in this process, reading the TLS fixture server through its kubeconfig.
@@ -26,11 +26,12 @@ async fn scraper(server: &TlsApiServer, dir: &Path, max_age: Duration) -> Arc<Sc
     let connection = Connection::resolve(&ClusterArgs {
         kubeconfig: Some(kubeconfig),
         context: Some("working".into()),
+        metrics_timeout: None,
     })
     .await
     .unwrap();
     let timeout = Duration::from_secs(30);
-    let api = MetricsApi::new(connection.metrics_client(timeout).unwrap(), timeout);
+    let api = MetricsApi::new(connection.bounded_client(timeout).unwrap());
     api.discover().await.unwrap();
     let scope = Arc::new(Scope::default());
     let pods = PodIndex::spawn(connection.watch_client().unwrap(), scope.clone());
@@ -63,7 +64,7 @@ async fn concurrent_scrapes_share_one_read() {
     let readings = readings.await.unwrap();
     assert_eq!(server.metrics_requests.load(Ordering::SeqCst), 2);
     assert!(readings.iter().all(|r| Arc::ptr_eq(r, &readings[0])));
-    assert_eq!(readings[0].snapshot.containers.as_ref().unwrap().len(), 2);
+    assert_eq!(readings[0].usage.containers.as_ref().unwrap().len(), 2);
 
     // With max-age 0 the next scrape reads again.
     let next = scraper.reading().await;

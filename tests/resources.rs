@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fixture_server::FixtureServer;
-use metrics_server_prom::client::Connection;
-use metrics_server_prom::node_index::NodeIndex;
-use metrics_server_prom::pod_index::PodIndex;
+use metrics_server_prom::connect::Connection;
 use metrics_server_prom::scope::Scope;
-use metrics_server_prom::simulator::{self, SimulateArgs};
+use metrics_server_prom::sources::node_capacity::NodeIndex;
+use metrics_server_prom::sources::pod_index::PodIndex;
+use simulator::{self, SimulateArgs};
 use support::{parse_exposition, series, wait_until_ok, Process};
 
 /// The exporter reading the fixture server, once ready.

@@ -3,7 +3,7 @@
 
 mod support;
 
-use metrics_server_prom::simulator::MetricsApiVersion;
+use simulator::MetricsApiVersion;
 use support::{parse_exposition, value, wait_until_ok, Process, TlsApiServer};
 
 /// A kubeconfig whose only user authenticates with `user` (a kubeconfig `user` object).

@@ -10,11 +10,11 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams, WatchEvent, WatchParams};
 use kube::Client;
 use kube_runtime::watcher;
-use metrics_server_prom::simulator::{
+use serde::Deserialize;
+use simulator::{
     self, Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion, RunningSimulator,
     SimulateArgs,
 };
-use serde::Deserialize;
 
 /// Longest any wait may take before the test gives up instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(60);

@@ -280,7 +280,7 @@ fn unreachable_kubeconfig(dir: &Path) -> (std::path::PathBuf, String) {
         .port();
     let url = format!("http://127.0.0.1:{port}");
     let path = dir.join("unreachable");
-    std::fs::write(&path, metrics_server_prom::simulator::kubeconfig(&url)).unwrap();
+    std::fs::write(&path, simulator::kubeconfig(&url)).unwrap();
     (path, url)
 }
 

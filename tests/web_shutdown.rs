@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::atomic::Ordering;
 
-use metrics_server_prom::simulator::MetricsApiVersion;
+use simulator::MetricsApiVersion;
 use support::{parse_exposition, value, wait_until_ok, Process, TlsApiServer};
 
 async fn start(

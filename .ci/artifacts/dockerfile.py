@@ -83,15 +83,20 @@ def main():
             )
             order.append(("build", arguments))
     layered = check(
-        [kind for kind, _ in order] == ["copy", "build", "copy", "build"]
+        [kind for kind, _ in order] == ["copy", "copy", "build", "copy", "copy", "build"]
         and order[0][1] == "Cargo.toml Cargo.lock ./"
-        and order[2][1] == "src ./src",
-        "expected COPY Cargo.toml Cargo.lock, a dependency build, COPY src, the real build; "
-        f"got {order}",
+        and order[1][1] == "simulator/Cargo.toml ./simulator/"
+        and order[3][1] == "src ./src"
+        and order[4][1] == "simulator/src ./simulator/src",
+        "expected COPY of the manifests and Cargo.lock, a dependency build, COPY of both "
+        f"crates' src, the real build; got {order}",
     )
     if layered:
-        stub = order[1][1].split("&& cargo build", 1)[0]
-        check("src/main.rs" in stub and "src/lib.rs" in stub, "the stub needs main.rs and lib.rs")
+        stub = order[2][1].split("&& cargo build", 1)[0]
+        check(
+            "src/main.rs" in stub and "src/lib.rs" in stub and "simulator/src/lib.rs" in stub,
+            "the stub needs main.rs and lib.rs, and the simulator's lib.rs",
+        )
         with open(stub_out, "w") as f:
             f.write("set -e\n" + stub + "\n")
 
@@ -117,7 +122,7 @@ def main():
 
     with open(os.path.join(repo, ".dockerignore")) as f:
         patterns = [line.strip() for line in f if line.strip() and not line.startswith("#")]
-    copied = {"Cargo.toml", "Cargo.lock", "src"}
+    copied = {"Cargo.toml", "Cargo.lock", "src", "simulator/Cargo.toml", "simulator/src"}
     check(
         patterns[:1] == ["*"] and set(patterns[1:]) == {"!" + name for name in copied},
         f".dockerignore must exclude everything but {sorted(copied)}: {patterns}",

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics_server_prom::simulator::{
+use simulator::{
     self, Fixture, FixtureContainer, FixtureContainerResources, FixtureNode, FixtureNodeResources,
     FixturePod, FixtureResources, MetricsApiVersion,
 };

@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics_server_prom::simulator::{
-    Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion,
-};
+use simulator::{Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_metrics-server-prom");
 
@@ -407,7 +405,7 @@ impl TlsApiServer {
             waiting: waiting.clone(),
             released: released.clone(),
         };
-        let router = metrics_server_prom::simulator::fixture_router(fixture, version)
+        let router = simulator::fixture_router(fixture, version)
             .layer(axum::middleware::from_fn_with_state(gate_state, gate));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("https://{}", listener.local_addr().unwrap());

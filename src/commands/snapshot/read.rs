@@ -1,0 +1,329 @@
+//! One read of the cluster for `snapshot`, the same read the exporter makes: the
+//! PodMetrics (or NodeMetrics) list through [`MetricsApi`], joined by
+//! [`ClusterUsage::build`] with a [`PodIndex`] for each pod's node and IP, and with
+//! `--resources` with the containers' requests and limits and the nodes' capacity.
+//!
+//! The pod index is the exporter's watch, started on the first read and awaited until
+//! its first list is complete: with `--every` it then stays current between reads at
+//! the cost of one watch, instead of listing every pod on every interval. Before the
+//! first list, one pod (`limit=1`) is listed with the bounded client, so that a missing
+//! permission or an unreachable server is reported at once, with the server's own
+//! words, rather than as a watch retrying in the background.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use kube::api::ListParams;
+use kube::Api;
+
+use crate::connect::{BoundedClient, Connection};
+use crate::duration::parse_duration;
+use crate::reading::usage::{ClusterUsage, Problems};
+use crate::scope::Scope;
+use crate::sources::metrics_api::{
+    MetricsApi, NodeMetricsList, PodMetricsList, ReadError, Text, GROUP,
+};
+use crate::sources::node_capacity::{NodeIndex, NodeResourcesObject};
+use crate::sources::pod_index::{PodIndex, PodPlacement, Pods};
+
+use super::rows::{ContainerRow, NodeRow};
+
+/// What a read returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection {
+    /// Node rows instead of container rows.
+    pub nodes: bool,
+    /// Requests, limits, capacity and allocatable beside usage.
+    pub resources: bool,
+}
+
+/// The rows of one read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rows {
+    /// Sorted by namespace and pod, containers in the order metrics-server lists them.
+    Containers(Vec<ContainerRow>),
+    /// Sorted by node.
+    Nodes(Vec<NodeRow>),
+}
+
+/// A connection and the watches that later reads reuse.
+pub struct ClusterReader {
+    connection: Connection,
+    api: MetricsApi,
+    /// Bounded by the timeout, no retries: for the one-pod list before the watch.
+    bounded: BoundedClient,
+    selection: Selection,
+    pods: OnceLock<PodIndex>,
+    nodes: OnceLock<NodeIndex>,
+}
+
+impl ClusterReader {
+    pub fn new(
+        connection: Connection,
+        selection: Selection,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let bounded = connection.bounded_client(timeout)?;
+        Ok(ClusterReader {
+            api: MetricsApi::new(bounded.clone()),
+            bounded,
+            connection,
+            selection,
+            pods: OnceLock::new(),
+            nodes: OnceLock::new(),
+        })
+    }
+
+    /// Ends the watches.
+    pub fn stop(&self) {
+        if let Some(pods) = self.pods.get() {
+            pods.stop();
+        }
+        if let Some(nodes) = self.nodes.get() {
+            nodes.stop();
+        }
+    }
+
+    /// Reads the cluster once. An error says what could not be read from where.
+    pub async fn read(&self) -> anyhow::Result<Rows> {
+        let server = &self.connection.identity.server;
+        self.api
+            .discover()
+            .await
+            .map_err(|error| anyhow!("reading {GROUP} from {server}: {}", explain(&error)))?;
+        match self.selection.nodes {
+            false => self.read_containers().await.map(Rows::Containers),
+            true => self.read_nodes().await.map(Rows::Nodes),
+        }
+    }
+
+    async fn read_containers(&self) -> anyhow::Result<Vec<ContainerRow>> {
+        let server = &self.connection.identity.server;
+        let pods = self.pod_index().await?;
+        let body = self.api.list_pods(None).await.map_err(|error| {
+            anyhow!(
+                "listing PodMetrics ({GROUP}) from {server}: {}",
+                explain(&error)
+            )
+        })?;
+        let list = PodMetricsList::decode(&body)
+            .map_err(|error| anyhow!("reading PodMetrics from {server}: {error}"))?;
+        let lists = [list];
+        let (snapshot, problems) = pods.with(|index| join(Some(&lists), None, index));
+        report(&problems);
+        let samples: HashMap<(&str, &str), (&str, &str)> = lists[0]
+            .items
+            .iter()
+            .flatten()
+            .filter_map(|pod| {
+                let meta = pod.metadata.as_ref()?;
+                let key = (meta.namespace.as_ref(), meta.name.as_ref());
+                Some((key, times(&pod.timestamp, &pod.window)))
+            })
+            .collect();
+        let resources = pods.resources();
+        let mut rows: Vec<ContainerRow> = snapshot
+            .containers
+            .into_iter()
+            .flatten()
+            .map(|usage| {
+                let (timestamp, window) = samples
+                    .get(&(&*usage.namespace, &*usage.pod))
+                    .copied()
+                    .unwrap_or_default();
+                ContainerRow {
+                    requirements: resources
+                        .and_then(|r| r.get(&usage.namespace, &usage.pod, &usage.container)),
+                    namespace: usage.namespace.to_string(),
+                    pod: usage.pod.to_string(),
+                    container: usage.container.to_string(),
+                    node: usage.node.to_string(),
+                    ip: usage.ip.to_string(),
+                    cpu_cores: usage.cpu,
+                    memory_bytes: usage.memory,
+                    timestamp: timestamp.to_owned(),
+                    window: window.to_owned(),
+                    window_seconds: seconds(window),
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.namespace, &a.pod).cmp(&(&b.namespace, &b.pod)));
+        Ok(rows)
+    }
+
+    async fn read_nodes(&self) -> anyhow::Result<Vec<NodeRow>> {
+        let server = &self.connection.identity.server;
+        let nodes = match self.selection.resources {
+            true => Some(self.node_index().await?),
+            false => None,
+        };
+        let body = self.api.list_nodes().await.map_err(|error| {
+            anyhow!(
+                "listing NodeMetrics ({GROUP}) from {server}: {}",
+                explain(&error)
+            )
+        })?;
+        let list = NodeMetricsList::decode(&body)
+            .map_err(|error| anyhow!("reading NodeMetrics from {server}: {error}"))?;
+        let (snapshot, problems) = join(None, Some(&list), &Pods::new());
+        report(&problems);
+        let samples: HashMap<&str, (&str, &str)> = list
+            .items
+            .iter()
+            .flatten()
+            .filter_map(|node| {
+                let name = node.metadata.as_ref()?.name.as_ref();
+                Some((name, times(&node.timestamp, &node.window)))
+            })
+            .collect();
+        let mut rows: Vec<NodeRow> = snapshot
+            .nodes
+            .into_iter()
+            .flatten()
+            .map(|usage| {
+                let (timestamp, window) = samples.get(&*usage.node).copied().unwrap_or_default();
+                NodeRow {
+                    capacity: nodes.and_then(|n| n.get(&usage.node)),
+                    node: usage.node.to_string(),
+                    cpu_cores: usage.cpu,
+                    memory_bytes: usage.memory,
+                    timestamp: timestamp.to_owned(),
+                    window: window.to_owned(),
+                    window_seconds: seconds(window),
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| a.node.cmp(&b.node));
+        Ok(rows)
+    }
+
+    /// The pod index, started on the first read; every read waits for its first list.
+    async fn pod_index(&self) -> anyhow::Result<&PodIndex> {
+        let server = &self.connection.identity.server;
+        if let Some(pods) = self.pods.get().filter(|pods| pods.is_synced()) {
+            return Ok(pods);
+        }
+        Api::<PodPlacement>::all(self.bounded.client().clone())
+            .list(&ListParams::default().limit(1))
+            .await
+            .map_err(|error| {
+                anyhow!("listing pods from {server} (for their node and IP): {error}")
+            })?;
+        let client = self.connection.watch_client()?;
+        let pods = self.pods.get_or_init(|| {
+            let scope = Arc::new(Scope::default());
+            match self.selection.resources {
+                true => PodIndex::spawn_with_resources(client, scope),
+                false => PodIndex::spawn(client, scope),
+            }
+        });
+        if self.bounded.within(pods.synced()).await.is_err() {
+            bail!(
+                "listing pods from {server} (for their node and IP) did not complete within {}s",
+                self.bounded.timeout().as_secs_f64()
+            );
+        }
+        Ok(pods)
+    }
+
+    /// The node watch, for capacity and allocatable; every read waits for its first list.
+    async fn node_index(&self) -> anyhow::Result<&NodeIndex> {
+        let server = &self.connection.identity.server;
+        if let Some(nodes) = self.nodes.get().filter(|nodes| nodes.is_synced()) {
+            return Ok(nodes);
+        }
+        Api::<NodeResourcesObject>::all(self.bounded.client().clone())
+            .list(&ListParams::default().limit(1))
+            .await
+            .map_err(|error| {
+                anyhow!("listing nodes from {server} (for their capacity): {error}")
+            })?;
+        let client = self.connection.watch_client()?;
+        let nodes = self.nodes.get_or_init(|| NodeIndex::spawn(client));
+        if self.bounded.within(nodes.synced()).await.is_err() {
+            bail!(
+                "listing nodes from {server} (for their capacity) did not complete within {}s",
+                self.bounded.timeout().as_secs_f64()
+            );
+        }
+        Ok(nodes)
+    }
+}
+
+fn join(
+    pods: Option<&[PodMetricsList]>,
+    nodes: Option<&NodeMetricsList>,
+    index: &Pods,
+) -> (ClusterUsage, Problems) {
+    ClusterUsage::build(pods, nodes, index, &Scope::default())
+}
+
+/// A sample's timestamp and window, empty where metrics-server left them out.
+fn times<'a>(timestamp: &'a Option<Text<'_>>, window: &'a Option<Text<'_>>) -> (&'a str, &'a str) {
+    (
+        timestamp.as_deref().unwrap_or_default(),
+        window.as_deref().unwrap_or_default(),
+    )
+}
+
+/// A metrics window ("15.01s", "1m0s") in seconds.
+fn seconds(window: &str) -> Option<f64> {
+    parse_duration(window).ok().map(|d| d.as_secs_f64())
+}
+
+/// What went wrong, with a hint where one helps.
+fn explain(error: &ReadError) -> String {
+    match error {
+        ReadError::NotServed => format!("{error} (is metrics-server installed?)"),
+        ReadError::Status {
+            code: 401 | 403, ..
+        } => {
+            format!("{error} (the user needs get and list on {GROUP} pods and nodes)")
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// Logs what the join could not use; the rows are printed regardless.
+fn report(problems: &Problems) {
+    if let Some(first) = problems.invalid_quantities.first() {
+        tracing::warn!(
+            object = %first.object,
+            usage = first.field.as_str(),
+            quantity = %first.text,
+            error = %first.error,
+            count = problems.invalid_quantities.len(),
+            "quantities that do not parse are left empty"
+        );
+    }
+    if problems.pods_without_metadata > 0 {
+        tracing::info!(
+            pods = problems.pods_without_metadata,
+            "pods the pod list does not know (just created or deleted) have no node and IP"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_read_as_go_prints_them() {
+        assert_eq!(seconds("15.01s"), Some(15.01));
+        assert_eq!(seconds("1m0s"), Some(60.0));
+        assert_eq!(seconds(""), None);
+    }
+
+    #[test]
+    fn missing_metrics_server_is_explained() {
+        assert!(explain(&ReadError::NotServed).contains("is metrics-server installed?"));
+        let forbidden = ReadError::Status {
+            code: 403,
+            message: "forbidden".into(),
+        };
+        assert!(explain(&forbidden).starts_with("HTTP 403: forbidden"));
+    }
+}

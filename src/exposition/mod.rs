@@ -1,0 +1,10 @@
+//! What a scrape answers: the metric families declared as data ([`families`]), the
+//! exporter's own health ([`self_metrics`]), which format and encoding the scraper wants
+//! ([`negotiate`]), the bytes ([`render`]), and the shared, cached readings they are
+//! rendered from ([`scraper`]).
+
+pub mod families;
+pub mod negotiate;
+pub mod render;
+pub mod scraper;
+pub mod self_metrics;

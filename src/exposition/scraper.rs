@@ -1,0 +1,407 @@
+//! Scrapes: read the metrics lists, join them with the pod index, record what went wrong
+//! in the self-metrics, and render. A scrape always produces an answer; failures show as
+//! `kube_metrics_server_up 0` and error counters. A read that panics is one failed read
+//! (reason `internal`): the next scrape reads afresh.
+//!
+//! Reads are shared. Concurrent scrapes (an HA pair of Prometheus servers, a curl beside
+//! them) wait on the one read in flight, and a finished read is reused for
+//! `--metrics.max-age`, so the metrics API sees at most one read per window however many
+//! scrapers ask. Each reading keeps its gzip renderings, so a reused reading costs a
+//! scrape no more than sending bytes.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::future::{BoxFuture, FutureExt, Shared};
+
+use crate::exposition::render::{self, Exposition, Format, Wanted};
+use crate::exposition::self_metrics::SelfMetrics;
+use crate::reading::requirements::{RequirementWatches, Requirements};
+use crate::reading::usage::{ClusterUsage, Problems};
+use crate::scope::Scope;
+use crate::sources::metrics_api::{MetricsApi, MetricsList, NodeMetricsList, ReadError};
+use crate::sources::pod_index::PodIndex;
+use crate::telemetry::Throttle;
+
+/// How often a repeated warning about bad input or a failing read may be logged.
+const WARNING_INTERVAL: Duration = Duration::from_secs(60);
+
+/// One read of the metrics API joined with the pod index, with its renderings.
+pub struct Reading {
+    pub usage: Arc<ClusterUsage>,
+    /// Requests, limits and capacities beside the usage, with `--resources`.
+    pub resources: Option<Arc<Requirements>>,
+    /// When the read started: the age of the data, as far as we can tell.
+    pub started: Instant,
+    gzipped: [OnceLock<Exposition>; 2],
+}
+
+type SharedRead = Shared<BoxFuture<'static, Arc<Reading>>>;
+
+pub struct Scraper {
+    api: MetricsApi,
+    pods: PodIndex,
+    scope: Arc<Scope>,
+    metrics: SelfMetrics,
+    settings: ScrapeSettings,
+    resources: Option<RequirementWatches>,
+    latest: Mutex<Option<Arc<Reading>>>,
+    in_flight: Mutex<Option<SharedRead>>,
+    read_warnings: Throttle,
+    quantity_warnings: Throttle,
+    #[cfg(test)]
+    panic_next_read: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ScrapeSettings {
+    /// How long a reading is reused; zero reads on every scrape (still shared by
+    /// concurrent scrapes).
+    pub max_age: Duration,
+    /// How long an early scrape waits for the pod index's first list.
+    pub sync_wait: Duration,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Scraper {
+    pub fn new(
+        api: MetricsApi,
+        pods: PodIndex,
+        scope: Arc<Scope>,
+        metrics: SelfMetrics,
+        settings: ScrapeSettings,
+    ) -> Self {
+        Scraper {
+            api,
+            pods,
+            scope,
+            metrics,
+            settings,
+            resources: None,
+            latest: Mutex::new(None),
+            in_flight: Mutex::new(None),
+            read_warnings: Throttle::new(WARNING_INTERVAL),
+            quantity_warnings: Throttle::new(WARNING_INTERVAL),
+            #[cfg(test)]
+            panic_next_read: Default::default(),
+        }
+    }
+
+    /// Also exports the requests, limits and capacities the watches know, beside usage
+    /// (`--resources`).
+    pub fn with_resources(mut self, resources: RequirementWatches) -> Self {
+        self.resources = Some(resources);
+        self
+    }
+
+    /// The exposition for one scrape.
+    pub async fn exposition(
+        self: &Arc<Self>,
+        wanted: Wanted,
+    ) -> Result<Exposition, tokio::task::JoinError> {
+        let reading = self.reading().await;
+        let scraper = self.clone();
+        // Rendering hundreds of thousands of series is CPU work: keep it off the reactor.
+        tokio::task::spawn_blocking(move || scraper.render(&reading, wanted)).await
+    }
+
+    /// A reading no older than max-age: the latest, the one in flight, or a new one.
+    pub async fn reading(self: &Arc<Self>) -> Arc<Reading> {
+        let read = {
+            let mut in_flight = lock(&self.in_flight);
+            if let Some(fresh) = self.fresh() {
+                return fresh;
+            }
+            match &*in_flight {
+                Some(read) => read.clone(),
+                None => {
+                    let scraper = self.clone();
+                    // A task, so that the read completes (and stops being in flight) even
+                    // if every scraper waiting for it hangs up.
+                    let task = tokio::spawn(async move {
+                        let read = AssertUnwindSafe(scraper.clone().read()).catch_unwind();
+                        let reading = match read.await {
+                            Ok(reading) => reading,
+                            Err(panic) => scraper.failed(&panic_message(&*panic)),
+                        };
+                        *lock(&scraper.in_flight) = None;
+                        reading
+                    });
+                    let scraper = self.clone();
+                    let read = async move {
+                        match task.await {
+                            Ok(reading) => reading,
+                            Err(error) => scraper.failed(&error.to_string()),
+                        }
+                    }
+                    .boxed()
+                    .shared();
+                    *in_flight = Some(read.clone());
+                    read
+                }
+            }
+        };
+        read.await
+    }
+
+    fn fresh(&self) -> Option<Arc<Reading>> {
+        let latest = lock(&self.latest);
+        latest
+            .as_ref()
+            .filter(|reading| reading.started.elapsed() < self.settings.max_age)
+            .cloned()
+    }
+
+    fn render(&self, reading: &Reading, wanted: Wanted) -> Exposition {
+        let render = || {
+            render::render_with_resources(
+                wanted,
+                reading.usage.clone(),
+                reading.resources.clone(),
+                self.metrics.registry(),
+            )
+        };
+        if !wanted.gzip {
+            return render();
+        }
+        let slot = match wanted.format {
+            Format::OpenMetrics => &reading.gzipped[0],
+            Format::Text => &reading.gzipped[1],
+        };
+        slot.get_or_init(render).clone()
+    }
+
+    async fn read(self: Arc<Self>) -> Arc<Reading> {
+        #[cfg(test)]
+        if self
+            .panic_next_read
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            panic!("injected by a test");
+        }
+        let started = Instant::now();
+        // The expired reading will not be served again: free it before the new one is
+        // built, so that a large cluster's usage is held once, not twice.
+        lock(&self.latest).take();
+        let (pods, nodes) = tokio::join!(self.read_pods(), self.read_nodes());
+        if pods.is_some() && !self.pods.is_synced() {
+            // Early scrapes: give the first pod list a chance, rather than export
+            // every pod without node and ip.
+            let remaining = self.settings.sync_wait.saturating_sub(started.elapsed());
+            let _ = tokio::time::timeout(remaining, self.pods.synced()).await;
+        }
+        if let Some(resources) = self.resources.as_ref().filter(|r| !r.is_synced()) {
+            let remaining = self.settings.sync_wait.saturating_sub(started.elapsed());
+            let _ = tokio::time::timeout(remaining, resources.synced()).await;
+        }
+        let read_took = started.elapsed();
+        let scraper = self.clone();
+        let (joined, resources) = tokio::task::spawn_blocking(move || {
+            let usage = scraper.join(pods, nodes);
+            let resources = scraper.resources.as_ref().map(|r| Arc::new(r.join(&usage)));
+            (usage, resources)
+        })
+        .await
+        .expect("joining the metrics read panicked");
+        tracing::debug!(
+            read_seconds = read_took.as_secs_f64(),
+            join_seconds = (started.elapsed() - read_took).as_secs_f64(),
+            containers = joined.containers.as_ref().map_or(0, Vec::len),
+            "read the metrics API"
+        );
+        let reading = Arc::new(Reading {
+            usage: Arc::new(joined),
+            resources,
+            started,
+            gzipped: Default::default(),
+        });
+        *lock(&self.latest) = Some(reading.clone());
+        reading
+    }
+
+    /// A read that did not finish (it panicked): counted and logged as an internal
+    /// error, exported as `up 0` with no usage series, and not kept for later scrapes.
+    fn failed(&self, why: &str) -> Arc<Reading> {
+        let error = ReadError::Internal(why.to_owned());
+        self.counted::<()>(MetricsList::Pods, Err(error.clone()));
+        if self.scope.includes_nodes() {
+            self.metrics.count_read_error(MetricsList::Nodes, &error);
+        }
+        self.metrics.set_up(false);
+        tracing::error!(%error, "a metrics read failed inside the exporter; the next scrape reads again");
+        Arc::new(Reading {
+            usage: Arc::new(ClusterUsage::default()),
+            resources: None,
+            started: Instant::now(),
+            gzipped: Default::default(),
+        })
+    }
+
+    /// Whether the pod index has completed its first list, so that series carry node
+    /// and IP: the exporter's readiness.
+    pub fn is_ready(&self) -> bool {
+        self.pods.is_synced()
+    }
+
+    /// Every pod list body: one cluster-wide, or one per allowed namespace.
+    async fn read_pods(&self) -> Option<Vec<Bytes>> {
+        let bodies = match self.scope.allowed_namespaces() {
+            None => vec![
+                self.timed(MetricsList::Pods, self.api.list_pods(None))
+                    .await,
+            ],
+            Some(namespaces) => {
+                let reads = namespaces
+                    .iter()
+                    .map(|ns| self.timed(MetricsList::Pods, self.api.list_pods(Some(ns))));
+                futures::future::join_all(reads).await
+            }
+        };
+        bodies.into_iter().collect()
+    }
+
+    /// The node list body; `Some(None)` when the read failed, `None` when this
+    /// exporter does not read nodes.
+    async fn read_nodes(&self) -> Option<Option<Bytes>> {
+        if !self.scope.includes_nodes() {
+            return None;
+        }
+        Some(self.timed(MetricsList::Nodes, self.api.list_nodes()).await)
+    }
+
+    /// Decodes the bodies and joins them with the pod index.
+    fn join(&self, pods: Option<Vec<Bytes>>, nodes: Option<Option<Bytes>>) -> ClusterUsage {
+        let node_list = match &nodes {
+            Some(Some(body)) => self.counted(MetricsList::Nodes, NodeMetricsList::decode(body)),
+            _ => None,
+        };
+        let nodes_ok = match nodes {
+            None => true,
+            Some(_) => node_list.is_some(),
+        };
+        let (usage, problems, pods_decoded) = self.pods.with(|index| {
+            ClusterUsage::from_bodies(pods.as_deref(), node_list.as_ref(), index, &self.scope)
+        });
+        let pods_ok = self.counted(MetricsList::Pods, pods_decoded).is_some();
+        self.metrics.set_up(pods.is_some() && pods_ok && nodes_ok);
+        self.metrics.set_pod_index_pods(self.pods.len());
+        self.record(&problems);
+        usage
+    }
+
+    /// Counts and logs a failed read or decode; the value on success.
+    fn counted<T>(&self, resource: MetricsList, result: Result<T, ReadError>) -> Option<T> {
+        if let Err(error) = &result {
+            self.metrics.count_read_error(resource, error);
+            self.warn_read(resource, error);
+        }
+        result.ok()
+    }
+
+    /// Awaits one read, timing it and counting its failure.
+    async fn timed<T>(
+        &self,
+        resource: MetricsList,
+        read: impl Future<Output = Result<T, ReadError>>,
+    ) -> Option<T> {
+        let started = Instant::now();
+        let result = read.await;
+        self.metrics
+            .observe_read(resource, started.elapsed().as_secs_f64());
+        self.counted(resource, result)
+    }
+
+    fn warn_read(&self, resource: MetricsList, error: &ReadError) {
+        if let Some(suppressed) = self.read_warnings.admit() {
+            tracing::warn!(
+                resource = resource.as_str(),
+                reason = error.reason(),
+                %error,
+                suppressed,
+                "reading the metrics API failed"
+            );
+        }
+    }
+
+    fn record(&self, problems: &Problems) {
+        self.metrics.record_problems(problems);
+        if let Some(first) = problems.invalid_quantities.first() {
+            if let Some(suppressed) = self.quantity_warnings.admit() {
+                tracing::warn!(
+                    object = %first.object,
+                    usage = first.field.as_str(),
+                    quantity = %first.text,
+                    error = %first.error,
+                    in_this_read = problems.invalid_quantities.len(),
+                    suppressed,
+                    "skipping series with an invalid quantity"
+                );
+            }
+        }
+    }
+}
+
+/// The text a panic was raised with, when it was a string.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(text), _) => format!("panicked: {text}"),
+        (_, Some(text)) => format!("panicked: {text}"),
+        _ => "panicked".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connect::Connection;
+    use crate::exposition::negotiate::Format;
+
+    fn text(exposition: &Exposition) -> String {
+        String::from_utf8(exposition.body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panicking_read_is_one_failed_read() {
+        let cluster = simulator::start(&simulator::SimulateArgs::default())
+            .await
+            .unwrap();
+        let connection = Connection::unauthenticated(cluster.url(), "simulated").unwrap();
+        let timeout = Duration::from_secs(10);
+        let api = MetricsApi::new(connection.bounded_client(timeout).unwrap());
+        let scope = Arc::new(Scope::default());
+        let pods = PodIndex::spawn(connection.watch_client().unwrap(), scope.clone());
+        let settings = ScrapeSettings {
+            max_age: Duration::ZERO,
+            sync_wait: timeout,
+        };
+        let scraper = Arc::new(Scraper::new(api, pods, scope, SelfMetrics::new(), settings));
+        let wanted = Wanted {
+            format: Format::Text,
+            gzip: false,
+        };
+
+        scraper
+            .panic_next_read
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let failed = text(&scraper.exposition(wanted).await.unwrap());
+        assert!(failed.contains("kube_metrics_server_up 0\n"), "{failed}");
+        assert!(!failed.contains("kube_metrics_server_pod_cpu{"), "{failed}");
+        assert!(
+            failed.contains(
+                "kube_metrics_server_read_errors_total{resource=\"pods\",reason=\"internal\"} 1\n"
+            ),
+            "{failed}"
+        );
+
+        let next = text(&scraper.exposition(wanted).await.unwrap());
+        assert!(next.contains("kube_metrics_server_up 1\n"), "{next}");
+        assert!(next.contains("kube_metrics_server_pod_cpu{"), "{next}");
+        cluster.shutdown().await;
+    }
+}

@@ -1,0 +1,420 @@
+//! One read of the metrics API joined with the pod index: every container's and node's
+//! usage in base units (cores, bytes), with the pod's node and IP.
+//!
+//! Building a snapshot never fails: a quantity that does not parse drops that one
+//! series and is tallied in [`Problems`], and a pod the index does not know keeps its
+//! series with empty `node` and `ip`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::quantity::{self, QuantityError};
+use crate::scope::Scope;
+use crate::sources::metrics_api::{
+    NodeMetricsList, PodMetrics, PodMetricsList, RawUsage, ReadError,
+};
+use crate::sources::pod_index::{Placement, Pods};
+use crate::string_pool::StringPool;
+
+/// One container's usage. Strings are shared: a pod's name, namespace, node and IP
+/// with all its containers, and with the pod index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerUsage {
+    pub namespace: Arc<str>,
+    pub pod: Arc<str>,
+    pub container: Arc<str>,
+    pub node: Arc<str>,
+    pub ip: Arc<str>,
+    /// CPU in cores; `None` when absent or invalid.
+    pub cpu: Option<f64>,
+    /// Memory working set in bytes; `None` when absent or invalid.
+    pub memory: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeUsage {
+    pub node: Arc<str>,
+    pub cpu: Option<f64>,
+    pub memory: Option<f64>,
+}
+
+/// What a scrape exports. A list is `None` when its read failed, so that no stale
+/// series are served for it.
+#[derive(Debug, Default, PartialEq)]
+pub struct ClusterUsage {
+    pub containers: Option<Vec<ContainerUsage>>,
+    pub nodes: Option<Vec<NodeUsage>>,
+}
+
+/// The kind of object a bad quantity came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Pod,
+    Node,
+}
+
+impl Owner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Owner::Pod => "pod",
+            Owner::Node => "node",
+        }
+    }
+}
+
+/// Which usage field a bad quantity was in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Cpu,
+    Memory,
+}
+
+impl Field {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Cpu => "cpu",
+            Field::Memory => "memory",
+        }
+    }
+}
+
+/// One quantity that did not parse, with enough context to find it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidQuantity {
+    pub owner: Owner,
+    pub field: Field,
+    /// `namespace/pod/container` or the node name.
+    pub object: String,
+    pub text: String,
+    pub error: QuantityError,
+}
+
+/// What went wrong while joining, for the self-metrics and the logs.
+#[derive(Debug, Default, PartialEq)]
+pub struct Problems {
+    pub invalid_quantities: Vec<InvalidQuantity>,
+    /// Pods in the metrics list that the pod index does not know (yet).
+    pub pods_without_metadata: u64,
+    /// Pods, containers or nodes listed again; only the first is exported, since
+    /// exposition must not repeat a series.
+    pub duplicates: u64,
+}
+
+impl ClusterUsage {
+    /// Joins the lists that were read with the pod index, keeping what `scope` includes.
+    pub fn build(
+        pods: Option<&[PodMetricsList]>,
+        nodes: Option<&NodeMetricsList>,
+        index: &Pods,
+        scope: &Scope,
+    ) -> (ClusterUsage, Problems) {
+        let joined = pods.map(|lists| {
+            let mut join = PodJoin::new(index, scope);
+            lists
+                .iter()
+                .flat_map(|list| list.items.iter().flatten())
+                .for_each(|pod| join.add(pod));
+            join.finish()
+        });
+        Self::assemble(joined, nodes)
+    }
+
+    /// Like [`ClusterUsage::build`] from raw PodMetricsList bodies, decoded pod by pod as
+    /// they are joined. A body that does not decode fails the pods, with its error.
+    pub fn from_bodies(
+        pod_bodies: Option<&[Bytes]>,
+        nodes: Option<&NodeMetricsList>,
+        index: &Pods,
+        scope: &Scope,
+    ) -> (ClusterUsage, Problems, Result<(), ReadError>) {
+        let mut decoded = Ok(());
+        let joined = pod_bodies.and_then(|bodies| {
+            let mut join = PodJoin::new(index, scope);
+            for body in bodies {
+                if let Err(error) = PodMetricsList::for_each_pod(body, |pod| join.add(&pod)) {
+                    decoded = Err(error);
+                    return None;
+                }
+            }
+            Some(join.finish())
+        });
+        let (snapshot, problems) = Self::assemble(joined, nodes);
+        (snapshot, problems, decoded)
+    }
+
+    fn assemble(
+        joined: Option<(Vec<ContainerUsage>, Problems)>,
+        nodes: Option<&NodeMetricsList>,
+    ) -> (ClusterUsage, Problems) {
+        let (containers, mut problems) = match joined {
+            Some((containers, problems)) => (Some(containers), problems),
+            None => (None, Problems::default()),
+        };
+        let nodes = nodes.map(|list| {
+            let mut seen = HashSet::new();
+            list.items
+                .iter()
+                .flatten()
+                .filter_map(|node| {
+                    let name: &str = &node.metadata.as_ref()?.name;
+                    if name.is_empty() {
+                        return None;
+                    }
+                    if !seen.insert(name) {
+                        problems.duplicates += 1;
+                        return None;
+                    }
+                    let (cpu, memory) = parse_usage(
+                        node.usage.as_ref(),
+                        Owner::Node,
+                        || name.to_owned(),
+                        &mut problems,
+                    );
+                    Some(NodeUsage {
+                        node: Arc::from(name),
+                        cpu,
+                        memory,
+                    })
+                })
+                .collect()
+        });
+        (ClusterUsage { containers, nodes }, problems)
+    }
+}
+
+/// Joins pods one at a time, so that a streamed list never has to be held decoded.
+pub struct PodJoin<'i> {
+    index: &'i Pods,
+    scope: &'i Scope,
+    containers: Vec<ContainerUsage>,
+    seen_pods: HashSet<(Arc<str>, Arc<str>)>,
+    strings: StringPool,
+    problems: Problems,
+}
+
+impl<'i> PodJoin<'i> {
+    pub fn new(index: &'i Pods, scope: &'i Scope) -> Self {
+        let pods = index.values().map(HashMap::len).sum::<usize>();
+        PodJoin {
+            index,
+            scope,
+            containers: Vec::with_capacity(pods * 2),
+            seen_pods: HashSet::with_capacity(pods),
+            strings: StringPool::default(),
+            problems: Problems::default(),
+        }
+    }
+
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        self.strings.get(text)
+    }
+
+    pub fn add(&mut self, pod: &PodMetrics) {
+        let Some(meta) = &pod.metadata else { return };
+        let (namespace, name): (&str, &str) = (&meta.namespace, &meta.name);
+        if name.is_empty() || !self.scope.includes_pod(namespace, name) {
+            return;
+        }
+        let known = self
+            .index
+            .get_key_value(namespace)
+            .and_then(|(namespace, names)| Some((namespace, names.get(name)?)));
+        let (namespace, place) = match known {
+            Some((namespace, place)) => (namespace.clone(), Some(place.clone())),
+            None => (self.intern(namespace), None),
+        };
+        let pod_name: Arc<str> = Arc::from(name);
+        if !self.seen_pods.insert((namespace.clone(), pod_name.clone())) {
+            self.problems.duplicates += 1;
+            return;
+        }
+        let place = place.unwrap_or_else(|| {
+            self.problems.pods_without_metadata += 1;
+            Placement::default()
+        });
+        let first_container = self.containers.len();
+        for container in pod.containers.iter().flatten() {
+            let repeated = self.containers[first_container..]
+                .iter()
+                .any(|c| *c.container == *container.name);
+            if repeated {
+                self.problems.duplicates += 1;
+                continue;
+            }
+            let object = || format!("{namespace}/{pod_name}/{}", &*container.name);
+            let (cpu, memory) = parse_usage(
+                container.usage.as_ref(),
+                Owner::Pod,
+                object,
+                &mut self.problems,
+            );
+            let container_name = self.intern(&container.name);
+            self.containers.push(ContainerUsage {
+                namespace: namespace.clone(),
+                pod: pod_name.clone(),
+                container: container_name,
+                node: place.node.clone(),
+                ip: place.ip.clone(),
+                cpu,
+                memory,
+            });
+        }
+    }
+
+    pub fn finish(self) -> (Vec<ContainerUsage>, Problems) {
+        (self.containers, self.problems)
+    }
+}
+
+/// Parses both quantities; `object` names the owner, built only for an error.
+fn parse_usage(
+    usage: Option<&RawUsage>,
+    owner: Owner,
+    object: impl Fn() -> String,
+    problems: &mut Problems,
+) -> (Option<f64>, Option<f64>) {
+    let Some(usage) = usage else {
+        return (None, None);
+    };
+    let mut parse = |text: Option<&str>, field| {
+        let text = text?;
+        quantity::parse(text)
+            .map_err(|error| {
+                problems.invalid_quantities.push(InvalidQuantity {
+                    owner,
+                    field,
+                    object: object(),
+                    text: text.to_owned(),
+                    error,
+                })
+            })
+            .ok()
+    };
+    let cpu = parse(usage.cpu.as_deref(), Field::Cpu);
+    let memory = parse(usage.memory.as_deref(), Field::Memory);
+    (cpu, memory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(entries: &[(&str, &str, &str, &str)]) -> Pods {
+        let mut pods = Pods::new();
+        for (namespace, name, node, ip) in entries {
+            pods.entry(Arc::from(*namespace)).or_default().insert(
+                (*name).into(),
+                Placement {
+                    node: Arc::from(*node),
+                    ip: Arc::from(*ip),
+                },
+            );
+        }
+        pods
+    }
+
+    fn cpu_of(containers: &[ContainerUsage]) -> Vec<(&str, &str, &str, &str, Option<f64>)> {
+        containers
+            .iter()
+            .map(|c| (&*c.namespace, &*c.pod, &*c.node, &*c.ip, c.cpu))
+            .collect()
+    }
+
+    #[test]
+    fn joins_by_namespace_and_name_not_name_alone() {
+        let index = index(&[
+            ("a", "web-0", "n1", "10.0.0.1"),
+            ("b", "web-0", "n2", "10.0.0.2"),
+        ]);
+        let body = br#"{"items":[
+            {"metadata":{"name":"web-0","namespace":"b"},"containers":[{"name":"c","usage":{"cpu":"7m","memory":"1Ki"}}]},
+            {"metadata":{"name":"web-0","namespace":"a"},"containers":[{"name":"c","usage":{"cpu":"123456789n","memory":"1Mi"}}]},
+            {"metadata":{"name":"gone","namespace":"a"},"containers":[{"name":"c","usage":{"cpu":"1","memory":"0"}}]}]}"#;
+        let lists = [PodMetricsList::decode(body).unwrap()];
+        let (snapshot, problems) =
+            ClusterUsage::build(Some(&lists), None, &index, &Scope::default());
+        let containers = snapshot.containers.unwrap();
+        assert_eq!(
+            cpu_of(&containers),
+            [
+                ("b", "web-0", "n2", "10.0.0.2", Some(0.007)),
+                ("a", "web-0", "n1", "10.0.0.1", Some(0.123456789)),
+                ("a", "gone", "", "", Some(1.0)),
+            ]
+        );
+        assert_eq!(containers[1].memory, Some(1048576.0));
+        assert_eq!(problems.pods_without_metadata, 1);
+        assert!(snapshot.nodes.is_none());
+    }
+
+    #[test]
+    fn a_bad_quantity_costs_one_series() {
+        let pods = br#"{"items":[{"metadata":{"name":"p","namespace":"n"},"containers":[
+            {"name":"bad-cpu","usage":{"cpu":"7 m","memory":"1Ki"}},
+            {"name":"good","usage":{"cpu":"1m","memory":"2Ki"}}]}]}"#;
+        let nodes =
+            br#"{"items":[{"metadata":{"name":"n1"},"usage":{"cpu":"2","memory":"12Mx"}}]}"#;
+        let lists = [PodMetricsList::decode(pods).unwrap()];
+        let nodes = NodeMetricsList::decode(nodes).unwrap();
+        let (snapshot, problems) =
+            ClusterUsage::build(Some(&lists), Some(&nodes), &Pods::new(), &Scope::default());
+        let containers = snapshot.containers.unwrap();
+        assert_eq!(
+            (containers[0].cpu, containers[0].memory),
+            (None, Some(1024.0))
+        );
+        assert_eq!(
+            (containers[1].cpu, containers[1].memory),
+            (Some(0.001), Some(2048.0))
+        );
+        let nodes = snapshot.nodes.unwrap();
+        assert_eq!((nodes[0].cpu, nodes[0].memory), (Some(2.0), None));
+        let bad: Vec<_> = problems
+            .invalid_quantities
+            .iter()
+            .map(|q| (q.owner, q.field, q.object.as_str(), q.text.as_str()))
+            .collect();
+        assert_eq!(
+            bad,
+            [
+                (Owner::Pod, Field::Cpu, "n/p/bad-cpu", "7 m"),
+                (Owner::Node, Field::Memory, "n1", "12Mx")
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicates_export_once() {
+        let pods = br#"{"items":[
+            {"metadata":{"name":"p","namespace":"n"},"containers":[
+                {"name":"c","usage":{"cpu":"1"}},{"name":"c","usage":{"cpu":"2"}}]},
+            {"metadata":{"name":"p","namespace":"n"},"containers":[{"name":"d","usage":{"cpu":"3"}}]},
+            {"metadata":{"name":"p","namespace":"other"},"containers":[{"name":"c","usage":{"cpu":"4"}}]}]}"#;
+        let nodes = br#"{"items":[{"metadata":{"name":"n1"},"usage":{"cpu":"1"}},
+                                  {"metadata":{"name":"n1"},"usage":{"cpu":"2"}}]}"#;
+        let lists = [PodMetricsList::decode(pods).unwrap()];
+        let nodes = NodeMetricsList::decode(nodes).unwrap();
+        let (snapshot, problems) =
+            ClusterUsage::build(Some(&lists), Some(&nodes), &Pods::new(), &Scope::default());
+        let cpu: Vec<_> = snapshot.containers.unwrap().iter().map(|c| c.cpu).collect();
+        assert_eq!(cpu, [Some(1.0), Some(4.0)]);
+        assert_eq!(snapshot.nodes.unwrap().len(), 1);
+        assert_eq!(problems.duplicates, 3);
+    }
+
+    #[test]
+    fn scope_filters_pods() {
+        let body = br#"{"items":[
+            {"metadata":{"name":"a","namespace":"kube-system"},"containers":[{"name":"c","usage":{"cpu":"1"}}]},
+            {"metadata":{"name":"b","namespace":"default"},"containers":[{"name":"c","usage":{"cpu":"1"}}]}]}"#;
+        let lists = [PodMetricsList::decode(body).unwrap()];
+        let scope = Scope::new(vec![], vec!["kube-system".into()], 0, 1).unwrap();
+        let (snapshot, problems) = ClusterUsage::build(Some(&lists), None, &Pods::new(), &scope);
+        let containers = snapshot.containers.unwrap();
+        assert_eq!(containers.len(), 1);
+        assert_eq!(&*containers[0].namespace, "default");
+        assert_eq!(problems.pods_without_metadata, 1);
+    }
+}

@@ -1,0 +1,372 @@
+//! Where each pod runs: a kube-runtime watch on core/v1 pods kept as
+//! namespace → name → (node, pod IP).
+//!
+//! Pods are decoded into [`PodPlacement`], which names only the fields we keep, and
+//! the index holds a name and two shared strings a pod (node names are interned), not
+//! whole Pod objects. Keys are namespace and name together: the same pod name in two
+//! namespaces (StatefulSets) is common. With a namespace allow list there is one watch
+//! per namespace, on namespaced endpoints, so a namespaced Role is enough.
+//!
+//! With `--resources` the same watch also decodes each container's requests and limits
+//! ([`super::pod_requirements`]), kept apart from the placements so that without the flag
+//! the index holds exactly what it did.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use serde::Deserialize;
+
+use super::pod_requirements::{PodRequirements, PodResources, Recorder, ResourceSpec};
+use super::watch::{self, core_v1_object, Keeper, Synced};
+use crate::scope::Scope;
+use crate::string_pool::StringPool;
+
+/// The node and IP of one pod; empty until the scheduler and kubelet set them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub node: Arc<str>,
+    pub ip: Arc<str>,
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        let empty: Arc<str> = Arc::from("");
+        Placement {
+            node: empty.clone(),
+            ip: empty,
+        }
+    }
+}
+
+/// namespace → pod name → placement.
+pub type Pods = HashMap<Arc<str>, HashMap<Box<str>, Placement>>;
+
+/// A shared, cheaply cloned view of the pod watch.
+#[derive(Clone)]
+pub struct PodIndex {
+    pods: Arc<RwLock<Pods>>,
+    synced: Synced,
+    tasks: Arc<Vec<tokio::task::AbortHandle>>,
+    /// Each container's requests and limits, only with `--resources`.
+    resources: Option<PodResources>,
+}
+
+/// What one watch covers, and so what its relist replaces.
+#[derive(Clone)]
+enum Partition {
+    Cluster,
+    Namespace(Arc<str>),
+}
+
+impl PodIndex {
+    /// Starts watching the pods `scope` includes, in the background.
+    pub fn spawn(client: Client, scope: Arc<Scope>) -> Self {
+        Self::spawn_decoding::<PlacementSpec>(client, scope, None)
+    }
+
+    /// Like [`PodIndex::spawn`], also keeping each container's requests and limits
+    /// (`--resources`), read with [`PodIndex::resources`].
+    pub fn spawn_with_resources(client: Client, scope: Arc<Scope>) -> Self {
+        Self::spawn_decoding::<ResourceSpec>(client, scope, Some(PodResources::default()))
+    }
+
+    fn spawn_decoding<S: WatchedSpec>(
+        client: Client,
+        scope: Arc<Scope>,
+        resources: Option<PodResources>,
+    ) -> Self {
+        let pods = Arc::new(RwLock::new(Pods::new()));
+        let watches: Vec<(Api<PodPlacement<S>>, watcher::Config, Partition)> =
+            match scope.allowed_namespaces() {
+                Some(namespaces) => namespaces
+                    .iter()
+                    .map(|ns| {
+                        let api = Api::namespaced(client.clone(), ns);
+                        (
+                            api,
+                            watch::config(),
+                            Partition::Namespace(Arc::from(ns.as_str())),
+                        )
+                    })
+                    .collect(),
+                None => {
+                    let excluded: Vec<String> = scope
+                        .excluded_namespaces()
+                        .map(|ns| format!("metadata.namespace!={ns}"))
+                        .collect();
+                    let mut config = watch::config();
+                    if !excluded.is_empty() {
+                        config = config.fields(&excluded.join(","));
+                    }
+                    vec![(Api::all(client), config, Partition::Cluster)]
+                }
+            };
+        let synced = Synced::new(watches.len());
+        let tasks = watches
+            .into_iter()
+            .map(|(api, config, partition)| {
+                let keeper = PodKeeper {
+                    partition,
+                    pods: pods.clone(),
+                    scope: scope.clone(),
+                    interner: Interner::default(),
+                    relisted: Pods::new(),
+                    recorder: Recorder::new(resources.clone()),
+                    spec: std::marker::PhantomData,
+                };
+                watch::spawn(api, config, keeper, synced.clone(), "pod")
+            })
+            .collect();
+        PodIndex {
+            pods,
+            synced,
+            tasks: Arc::new(tasks),
+            resources,
+        }
+    }
+
+    /// Each container's requests and limits, when started with them.
+    pub fn resources(&self) -> Option<&PodResources> {
+        self.resources.as_ref()
+    }
+
+    /// Ends the watches; the index keeps what it last knew.
+    pub fn stop(&self) {
+        self.tasks.iter().for_each(tokio::task::AbortHandle::abort);
+    }
+
+    /// Runs `f` with read access to the whole index, for joining a whole read at once.
+    pub fn with<R>(&self, f: impl FnOnce(&Pods) -> R) -> R {
+        let pods = self.pods.read().unwrap_or_else(|e| e.into_inner());
+        f(&pods)
+    }
+
+    /// Whether every watch has completed its first list.
+    pub fn is_synced(&self) -> bool {
+        self.synced.is_synced()
+    }
+
+    /// Resolves once every watch has completed its first list.
+    pub async fn synced(&self) {
+        self.synced.wait().await
+    }
+
+    pub fn len(&self) -> usize {
+        self.with(|pods| pods.values().map(HashMap::len).sum())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One pod watch's events, kept in the index (and with `--resources` the requirements).
+struct PodKeeper<S> {
+    partition: Partition,
+    pods: Arc<RwLock<Pods>>,
+    scope: Arc<Scope>,
+    interner: Interner,
+    relisted: Pods,
+    recorder: Recorder,
+    spec: std::marker::PhantomData<fn() -> S>,
+}
+
+impl<S: WatchedSpec> Keeper for PodKeeper<S> {
+    type Object = PodPlacement<S>;
+
+    fn relist_started(&mut self) {
+        self.relisted.clear();
+        self.recorder.init();
+    }
+
+    fn listed(&mut self, pod: PodPlacement<S>) {
+        self.recorder
+            .listed(pod.key(), pod.spec.container_requirements(), &self.scope);
+        self.interner.insert(&mut self.relisted, pod, &self.scope);
+    }
+
+    fn relist_done(&mut self) {
+        let fresh = std::mem::take(&mut self.relisted);
+        let mut pods = self.pods.write().unwrap_or_else(|e| e.into_inner());
+        match &self.partition {
+            Partition::Cluster => *pods = fresh,
+            Partition::Namespace(namespace) => {
+                pods.remove(namespace);
+                pods.extend(fresh);
+            }
+        }
+        drop(pods);
+        self.recorder.relisted(match &self.partition {
+            Partition::Cluster => None,
+            Partition::Namespace(namespace) => Some(namespace),
+        });
+    }
+
+    fn applied(&mut self, pod: PodPlacement<S>) {
+        self.recorder
+            .applied(pod.key(), pod.spec.container_requirements(), &self.scope);
+        let mut pods = self.pods.write().unwrap_or_else(|e| e.into_inner());
+        self.interner.insert(&mut pods, pod, &self.scope);
+    }
+
+    fn deleted(&mut self, pod: PodPlacement<S>) {
+        let (namespace, name) = pod.key();
+        self.recorder.deleted((namespace, name));
+        let mut pods = self.pods.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(names) = pods.get_mut(namespace) {
+            names.remove(name);
+            if names.is_empty() {
+                pods.remove(namespace);
+            }
+        }
+    }
+}
+
+/// Shares one allocation per node name and namespace across all pods.
+#[derive(Default)]
+struct Interner {
+    pool: StringPool,
+}
+
+impl Interner {
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        self.pool.get(text)
+    }
+
+    fn insert<S: WatchedSpec>(&mut self, pods: &mut Pods, pod: PodPlacement<S>, scope: &Scope) {
+        let (namespace, name) = pod.key();
+        if !scope.includes_pod(namespace, name) {
+            return;
+        }
+        let namespace = self.intern(namespace);
+        let name: Box<str> = name.into();
+        let placement = Placement {
+            node: self.intern(pod.spec.node_name().unwrap_or_default()),
+            ip: Arc::from(pod.status.pod_ip.as_deref().unwrap_or_default()),
+        };
+        pods.entry(namespace).or_default().insert(name, placement);
+    }
+}
+
+/// A core/v1 Pod reduced at decode to the fields the index keeps; serde skips the rest.
+/// `S` is the part of the spec kept: the node name, or with it the containers' resources.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(bound(deserialize = "S: WatchedSpec"))]
+pub struct PodPlacement<S = PlacementSpec> {
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: S,
+    #[serde(default)]
+    status: PlacementStatus,
+}
+
+/// The pod spec fields a watch decodes: the node name, and whatever else it keeps.
+pub trait WatchedSpec:
+    serde::de::DeserializeOwned + Default + Clone + std::fmt::Debug + Send + Sync + 'static
+{
+    fn node_name(&self) -> Option<&str>;
+
+    /// Each container's requests and limits, for a spec that decodes them.
+    fn container_requirements(&self) -> Option<PodRequirements> {
+        None
+    }
+}
+
+/// The lean spec: the node name alone.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacementSpec {
+    node_name: Option<String>,
+}
+
+impl WatchedSpec for PlacementSpec {
+    fn node_name(&self) -> Option<&str> {
+        self.node_name.as_deref()
+    }
+}
+
+impl WatchedSpec for ResourceSpec {
+    fn node_name(&self) -> Option<&str> {
+        ResourceSpec::node_name(self)
+    }
+
+    fn container_requirements(&self) -> Option<PodRequirements> {
+        Some(self.requirements())
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlacementStatus {
+    #[serde(rename = "podIP")]
+    pod_ip: Option<String>,
+}
+
+impl<S> PodPlacement<S> {
+    fn key(&self) -> (&str, &str) {
+        (
+            self.metadata.namespace.as_deref().unwrap_or_default(),
+            self.metadata.name.as_deref().unwrap_or_default(),
+        )
+    }
+}
+
+core_v1_object!(PodPlacement<S>, "Pod", "pods", NamespaceResourceScope);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placement_keeps_node_and_ip_only() {
+        let pod: PodPlacement = serde_json::from_str(
+            r#"{"apiVersion":"v1","kind":"Pod",
+                "metadata":{"name":"web-0","namespace":"shop","labels":{"app":"web"}},
+                "spec":{"nodeName":"node-1","containers":[{"name":"c","image":"x"}]},
+                "status":{"phase":"Running","podIP":"10.0.0.7","podIPs":[{"ip":"10.0.0.7"}]}}"#,
+        )
+        .unwrap();
+        let mut pods = Pods::new();
+        Interner::default().insert(&mut pods, pod, &Scope::default());
+        assert_eq!(
+            pods["shop"]["web-0"],
+            Placement {
+                node: "node-1".into(),
+                ip: "10.0.0.7".into()
+            }
+        );
+    }
+
+    #[test]
+    fn node_names_are_shared_and_out_of_scope_pods_dropped() {
+        let pod = |ns: &str, name: &str| -> PodPlacement {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"nodeName": "node-1"}, "status": {"podIP": "10.0.0.1"}
+            }))
+            .unwrap()
+        };
+        let scope = Scope::new(vec![], vec!["kube-system".into()], 0, 1).unwrap();
+        let mut interner = Interner::default();
+        let mut pods = Pods::new();
+        for (ns, name) in [("a", "p1"), ("a", "p2"), ("kube-system", "p3")] {
+            interner.insert(&mut pods, pod(ns, name), &scope);
+        }
+        assert!(Arc::ptr_eq(&pods["a"]["p1"].node, &pods["a"]["p2"].node));
+        assert!(!pods.contains_key("kube-system"));
+    }
+
+    #[test]
+    fn pending_pod_has_empty_placement() {
+        let pod: PodPlacement = serde_json::from_str(
+            r#"{"metadata":{"name":"p","namespace":"n"},"spec":{},"status":{}}"#,
+        )
+        .unwrap();
+        let mut pods = Pods::new();
+        Interner::default().insert(&mut pods, pod, &Scope::default());
+        assert_eq!(pods["n"]["p"], Placement::default());
+    }
+}
