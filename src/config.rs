@@ -187,6 +187,27 @@ pub struct ClusterArgs {
     #[arg(long = "metrics.timeout", env = "METRICS_TIMEOUT", value_name = "DURATION",
           value_parser = parse_positive_duration)]
     pub metrics_timeout: Option<Duration>,
+
+    /// How to ask for the metrics lists: protobuf (half the bytes of JSON, and what
+    /// `kubectl top` asks for; JSON is still accepted when a server answers with it)
+    /// or json.
+    #[arg(
+        long = "metrics.content-type",
+        env = "METRICS_CONTENT_TYPE",
+        value_enum,
+        default_value_t = ContentType::Protobuf
+    )]
+    pub metrics_content_type: ContentType,
+}
+
+/// The encodings the metrics lists are asked for in.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContentType {
+    /// Kubernetes protobuf (`application/vnd.kubernetes.protobuf`).
+    #[default]
+    Protobuf,
+    /// JSON.
+    Json,
 }
 
 /// `snapshot`: what to read, how to print it, and where.

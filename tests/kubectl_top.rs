@@ -246,4 +246,18 @@ fn kubectl_top_shows_the_served_metrics() {
             assert!(value > 0, "{name}: {row:?}");
         }
     }
+
+    // kubectl top asked for protobuf and read the simulator's encoding, while
+    // `get --raw` (the expected values above) read JSON: the two encodings agree.
+    let tally: Value = serde_json::from_str(&kubectl(
+        &kubeconfig,
+        &cache,
+        &["get", "--raw", "/simulator/requests"],
+    ))
+    .expect("the request tally");
+    let protobuf = tally["protobuf_metrics_lists"].as_u64().expect("a count");
+    assert_eq!(
+        protobuf, 2,
+        "kubectl top read the pod and node lists in protobuf: {tally}"
+    );
 }

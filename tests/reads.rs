@@ -27,6 +27,7 @@ async fn scraper(server: &TlsApiServer, dir: &Path, max_age: Duration) -> Arc<Sc
         kubeconfig: Some(kubeconfig),
         context: Some("working".into()),
         metrics_timeout: None,
+        ..ClusterArgs::default()
     })
     .await
     .unwrap();

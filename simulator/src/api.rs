@@ -13,7 +13,9 @@ use axum::Router;
 
 use super::core_objects::{Items, List, ListMeta, NodeJson, PodJson};
 use super::discovery;
-use super::metrics_objects::{node_metrics, node_metrics_list, pod_metrics, pod_metrics_list};
+use super::metrics_objects::{
+    node_metrics, node_metrics_list, pod_metrics, pod_metrics_list, Encoding,
+};
 use super::node_watch;
 use super::request_counts::count_requests;
 use super::simulation::Simulation;
@@ -186,12 +188,22 @@ async fn one_node(State(simulation): Shared, Path(name): Path<String>) -> Respon
     }
 }
 
-async fn all_pod_metrics(State(simulation): Shared, Path(version): Path<String>) -> Response {
+/// The encoding the client's `Accept` header prefers.
+fn encoding(headers: &HeaderMap) -> Encoding {
+    Encoding::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+}
+
+async fn all_pod_metrics(
+    State(simulation): Shared,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some(version) = simulation.versions().find(&version) else {
         return Status::unknown_path().into_response();
     };
-    match tokio::task::spawn_blocking(move || simulation.all_pod_metrics(version)).await {
-        Ok(body) => json_response(body),
+    let encoding = encoding(&headers);
+    match tokio::task::spawn_blocking(move || simulation.all_pod_metrics(version, encoding)).await {
+        Ok(body) => encoded_response(body, encoding),
         Err(_) => Status::unknown_path().into_response(),
     }
 }
@@ -199,11 +211,33 @@ async fn all_pod_metrics(State(simulation): Shared, Path(version): Path<String>)
 async fn namespace_pod_metrics(
     State(simulation): Shared,
     Path((version, namespace)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Response {
     let Some(version) = simulation.versions().find(&version) else {
         return Status::unknown_path().into_response();
     };
-    render_off_worker(move || pod_metrics_list(&simulation.read(), version, Some(&namespace))).await
+    let encoding = encoding(&headers);
+    match tokio::task::spawn_blocking(move || {
+        pod_metrics_list(&simulation.read(), version, Some(&namespace), encoding)
+    })
+    .await
+    {
+        Ok(body) => encoded_response(body, encoding),
+        Err(error) => {
+            tracing::error!(%error, "rendering a response failed");
+            Status::unknown_path().into_response()
+        }
+    }
+}
+
+/// A 200 response with `body` in `encoding`.
+fn encoded_response(body: impl Into<axum::body::Body>, encoding: Encoding) -> Response {
+    let mut response = json_response(body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(encoding.content_type()),
+    );
+    response
 }
 
 async fn one_pod_metrics(
@@ -219,11 +253,19 @@ async fn one_pod_metrics(
     }
 }
 
-async fn all_node_metrics(State(simulation): Shared, Path(version): Path<String>) -> Response {
+async fn all_node_metrics(
+    State(simulation): Shared,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some(version) = simulation.versions().find(&version) else {
         return Status::unknown_path().into_response();
     };
-    json_response(node_metrics_list(&simulation.read(), version))
+    let encoding = encoding(&headers);
+    encoded_response(
+        node_metrics_list(&simulation.read(), version, encoding),
+        encoding,
+    )
 }
 
 async fn one_node_metrics(

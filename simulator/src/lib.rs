@@ -23,6 +23,7 @@ mod meta;
 mod metrics_objects;
 mod model;
 mod node_watch;
+pub mod protobuf;
 mod quantities;
 mod request_counts;
 mod rng;

@@ -11,6 +11,40 @@ use super::meta::{PodLabels, Time};
 use super::model::{NodeRecord, PodRecord};
 use super::usage::{container_usage, node_usage};
 use crate::go_duration::go_duration;
+use crate::protobuf::{self, EncodedNode, EncodedPod};
+
+/// How a list is written: JSON, or Kubernetes protobuf when the client prefers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    Json,
+    Protobuf,
+}
+
+impl Encoding {
+    /// Protobuf when `Accept` names it before JSON (as `kubectl top` does), else JSON.
+    pub(crate) fn from_accept(accept: Option<&str>) -> Self {
+        let Some(accept) = accept else {
+            return Encoding::Json;
+        };
+        for range in accept.split(',') {
+            let media = range.split(';').next().unwrap_or_default().trim();
+            if media.eq_ignore_ascii_case(protobuf::CONTENT_TYPE) {
+                return Encoding::Protobuf;
+            }
+            if media.eq_ignore_ascii_case("application/json") {
+                return Encoding::Json;
+            }
+        }
+        Encoding::Json
+    }
+
+    pub(crate) fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Json => "application/json",
+            Encoding::Protobuf => protobuf::CONTENT_TYPE,
+        }
+    }
+}
 
 /// What every item of one document shares.
 #[derive(Debug)]
@@ -39,9 +73,13 @@ pub(crate) fn pod_metrics_list(
     cluster: &Cluster,
     version: &str,
     namespace: Option<&str>,
+    encoding: Encoding,
 ) -> Vec<u8> {
     let context = Context::new(cluster, version);
     let pods = cluster.pods(namespace);
+    if encoding == Encoding::Protobuf {
+        return pod_metrics_protobuf(cluster, &context, pods);
+    }
     let items = pods
         .iter()
         .filter(|pod| pod.has_metrics)
@@ -80,8 +118,30 @@ pub(crate) fn pod_metrics(
 }
 
 /// The NodeMetricsList of every node.
-pub(crate) fn node_metrics_list(cluster: &Cluster, version: &str) -> Vec<u8> {
+pub(crate) fn node_metrics_list(cluster: &Cluster, version: &str, encoding: Encoding) -> Vec<u8> {
     let context = Context::new(cluster, version);
+    if encoding == Encoding::Protobuf {
+        let usages: Vec<(String, String)> = cluster
+            .nodes()
+            .iter()
+            .map(|node| {
+                let usage = node_usage(node);
+                (usage.cpu.to_string(), usage.memory.to_string())
+            })
+            .collect();
+        let nodes = cluster
+            .nodes()
+            .iter()
+            .zip(&usages)
+            .map(|(node, (cpu, memory))| EncodedNode {
+                name: &node.identity.name,
+                timestamp_seconds: cluster.observed_at(),
+                window_nanos: window_nanos(cluster),
+                cpu,
+                memory,
+            });
+        return protobuf::encode_node_list(&context.api_version, &resource_version(cluster), nodes);
+    }
     let items = cluster.nodes().iter().map(|node| NodeMetricsJson {
         context: &context,
         node,
@@ -112,6 +172,62 @@ pub(crate) fn node_metrics(cluster: &Cluster, version: &str, name: &str) -> Opti
         },
         512,
     ))
+}
+
+/// The pods' list in protobuf. The usage texts are formatted first, since the encoder
+/// borrows every string it writes.
+fn pod_metrics_protobuf(
+    cluster: &Cluster,
+    context: &Context,
+    pods: &[std::sync::Arc<PodRecord>],
+) -> Vec<u8> {
+    let pods: Vec<&PodRecord> = pods
+        .iter()
+        .map(|pod| &**pod)
+        .filter(|pod| pod.has_metrics)
+        .collect();
+    let usages: Vec<Vec<(String, String)>> = pods
+        .iter()
+        .map(|pod| {
+            (0..pod.workload.containers.len())
+                .map(|index| {
+                    let usage = container_usage(context.seed, context.tick, pod, index);
+                    (usage.cpu.to_string(), usage.memory.to_string())
+                })
+                .collect()
+        })
+        .collect();
+    let containers: Vec<Vec<(&str, &str, &str)>> = pods
+        .iter()
+        .zip(&usages)
+        .map(|(pod, usage)| {
+            pod.workload
+                .containers
+                .iter()
+                .zip(usage)
+                .map(|(container, (cpu, memory))| (&*container.name, cpu.as_str(), memory.as_str()))
+                .collect()
+        })
+        .collect();
+    let items = pods
+        .iter()
+        .zip(&containers)
+        .map(|(pod, containers)| EncodedPod {
+            namespace: pod.namespace(),
+            name: &pod.name,
+            timestamp_seconds: cluster.observed_at(),
+            window_nanos: window_nanos(cluster),
+            containers,
+        });
+    protobuf::encode_pod_list(&context.api_version, &resource_version(cluster), items)
+}
+
+fn window_nanos(cluster: &Cluster) -> i64 {
+    i64::try_from(cluster.window().as_nanos()).unwrap_or(i64::MAX)
+}
+
+fn resource_version(cluster: &Cluster) -> String {
+    cluster.resource_version().to_string()
 }
 
 fn render(document: &impl Serialize, capacity: usize) -> Vec<u8> {

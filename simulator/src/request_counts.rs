@@ -17,6 +17,7 @@ pub(crate) struct RequestCounts {
     pod_lists: AtomicU64,
     pod_watches: AtomicU64,
     cluster_scoped_reads: AtomicU64,
+    protobuf_metrics_lists: AtomicU64,
     other: AtomicU64,
 }
 
@@ -30,6 +31,9 @@ pub struct RequestTally {
     /// Cluster-wide pod lists and watches, pod metrics lists and node metrics lists:
     /// what a namespaced Role could not do.
     pub cluster_scoped_reads: u64,
+    /// Pod and node metrics lists answered in protobuf (the client asked for it).
+    #[serde(default)]
+    pub protobuf_metrics_lists: u64,
     pub other: u64,
 }
 
@@ -70,6 +74,7 @@ impl RequestCounts {
             pod_lists: read(&self.pod_lists),
             pod_watches: read(&self.pod_watches),
             cluster_scoped_reads: read(&self.cluster_scoped_reads),
+            protobuf_metrics_lists: read(&self.protobuf_metrics_lists),
             other: read(&self.other),
         }
     }
@@ -80,13 +85,24 @@ pub(crate) async fn count_requests(
     request: Request,
     next: Next,
 ) -> Response {
+    let metrics_list = request.uri().path().starts_with("/apis/metrics.k8s.io/");
     if request.uri().path() != "/simulator/requests" {
         counts.count(
             request.uri().path(),
             request.uri().query().unwrap_or_default(),
         );
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    let protobuf = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == crate::protobuf::CONTENT_TYPE.as_bytes());
+    if metrics_list && protobuf {
+        counts
+            .protobuf_metrics_lists
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    response
 }
 
 #[cfg(test)]
@@ -110,6 +126,7 @@ mod tests {
                 pod_lists: 1,
                 pod_watches: 1,
                 cluster_scoped_reads: 3,
+                protobuf_metrics_lists: 0,
                 other: 1,
             }
         );

@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::cluster::Cluster;
 use super::event_log::PodChange;
-use super::metrics_objects::pod_metrics_list;
+use super::metrics_objects::{pod_metrics_list, Encoding};
 use super::request_counts::RequestCounts;
 use super::MetricsApiVersion;
 
@@ -25,6 +25,7 @@ pub(crate) enum Broadcast {
 struct CachedDocument {
     tick: u64,
     version: &'static str,
+    encoding: Encoding,
     body: Bytes,
 }
 
@@ -88,23 +89,24 @@ impl Simulation {
     }
 
     /// The PodMetricsList of all namespaces at the current tick.
-    pub(crate) fn all_pod_metrics(&self, version: &'static str) -> Bytes {
+    pub(crate) fn all_pod_metrics(&self, version: &'static str, encoding: Encoding) -> Bytes {
         let cluster = self.read();
         let tick = cluster.tick();
         let cache = self.pod_metrics.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(cached) = cache
             .iter()
-            .find(|c| c.tick == tick && c.version == version)
+            .find(|c| c.tick == tick && c.version == version && c.encoding == encoding)
         {
             return cached.body.clone();
         }
         drop(cache);
-        let body = Bytes::from(pod_metrics_list(&cluster, version, None));
+        let body = Bytes::from(pod_metrics_list(&cluster, version, None, encoding));
         let mut cache = self.pod_metrics.lock().unwrap_or_else(|p| p.into_inner());
-        cache.retain(|cached| cached.tick == tick && cached.version != version);
+        cache.retain(|c| c.tick == tick && (c.version, c.encoding) != (version, encoding));
         cache.push(CachedDocument {
             tick,
             version,
+            encoding,
             body: body.clone(),
         });
         body

@@ -14,7 +14,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
 
 use crate::exposition::render::{self, Exposition, Format, Wanted};
@@ -22,7 +21,7 @@ use crate::exposition::self_metrics::SelfMetrics;
 use crate::reading::requirements::{RequirementWatches, Requirements};
 use crate::reading::usage::{ClusterUsage, Problems};
 use crate::scope::Scope;
-use crate::sources::metrics_api::{MetricsApi, MetricsList, NodeMetricsList, ReadError};
+use crate::sources::metrics_api::{ListBody, MetricsApi, MetricsList, ReadError};
 use crate::sources::pod_index::PodIndex;
 use crate::telemetry::Throttle;
 
@@ -250,7 +249,7 @@ impl Scraper {
     }
 
     /// Every pod list body: one cluster-wide, or one per allowed namespace.
-    async fn read_pods(&self) -> Option<Vec<Bytes>> {
+    async fn read_pods(&self) -> Option<Vec<ListBody>> {
         let bodies = match self.scope.allowed_namespaces() {
             None => vec![
                 self.timed(MetricsList::Pods, self.api.list_pods(None))
@@ -268,7 +267,7 @@ impl Scraper {
 
     /// The node list body; `Some(None)` when the read failed, `None` when this
     /// exporter does not read nodes.
-    async fn read_nodes(&self) -> Option<Option<Bytes>> {
+    async fn read_nodes(&self) -> Option<Option<ListBody>> {
         if !self.scope.includes_nodes() {
             return None;
         }
@@ -276,9 +275,9 @@ impl Scraper {
     }
 
     /// Decodes the bodies and joins them with the pod index.
-    fn join(&self, pods: Option<Vec<Bytes>>, nodes: Option<Option<Bytes>>) -> ClusterUsage {
+    fn join(&self, pods: Option<Vec<ListBody>>, nodes: Option<Option<ListBody>>) -> ClusterUsage {
         let node_list = match &nodes {
-            Some(Some(body)) => self.counted(MetricsList::Nodes, NodeMetricsList::decode(body)),
+            Some(Some(body)) => self.counted(MetricsList::Nodes, body.nodes()),
             _ => None,
         };
         let nodes_ok = match nodes {

@@ -8,12 +8,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use crate::quantity::{self, QuantityError};
 use crate::scope::Scope;
 use crate::sources::metrics_api::{
-    NodeMetricsList, PodMetrics, PodMetricsList, RawUsage, ReadError,
+    ListBody, NodeMetricsList, PodMetrics, PodMetricsList, RawUsage, ReadError,
 };
 use crate::sources::pod_index::{Placement, Pods};
 use crate::string_pool::StringPool;
@@ -124,7 +122,7 @@ impl ClusterUsage {
     /// Like [`ClusterUsage::build`] from raw PodMetricsList bodies, decoded pod by pod as
     /// they are joined. A body that does not decode fails the pods, with its error.
     pub fn from_bodies(
-        pod_bodies: Option<&[Bytes]>,
+        pod_bodies: Option<&[ListBody]>,
         nodes: Option<&NodeMetricsList>,
         index: &Pods,
         scope: &Scope,
@@ -133,7 +131,7 @@ impl ClusterUsage {
         let joined = pod_bodies.and_then(|bodies| {
             let mut join = PodJoin::new(index, scope);
             for body in bodies {
-                if let Err(error) = PodMetricsList::for_each_pod(body, |pod| join.add(&pod)) {
+                if let Err(error) = body.for_each_pod(|pod| join.add(&pod)) {
                     decoded = Err(error);
                     return None;
                 }

@@ -14,6 +14,8 @@ use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::protobuf;
+pub use crate::config::ContentType;
 use crate::connect::{is_timeout, BoundedClient};
 
 pub const GROUP: &str = "metrics.k8s.io";
@@ -255,6 +257,67 @@ impl<'a> NodeMetricsList<'a> {
     }
 }
 
+/// A list body as the server sent it, in whichever encoding it chose.
+#[derive(Debug, Clone)]
+pub struct ListBody {
+    pub bytes: Bytes,
+    pub encoding: ContentType,
+}
+
+impl ContentType {
+    /// The `Accept` header that asks for this encoding; protobuf falls back to JSON
+    /// where a server (or an aggregated API in front of it) does not speak it.
+    fn accept(self) -> &'static str {
+        match self {
+            ContentType::Protobuf => "application/vnd.kubernetes.protobuf, application/json",
+            ContentType::Json => "application/json",
+        }
+    }
+
+    /// The encoding a response's `Content-Type` names.
+    fn of_response(content_type: Option<&str>) -> Self {
+        let media = content_type
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default();
+        if media.trim().eq_ignore_ascii_case(protobuf::CONTENT_TYPE) {
+            ContentType::Protobuf
+        } else {
+            ContentType::Json
+        }
+    }
+}
+
+impl ListBody {
+    /// Decodes a PodMetricsList one pod at a time, handing each to `each`: a large
+    /// list is never held decoded beside its body.
+    pub fn for_each_pod<'b>(&'b self, each: impl FnMut(PodMetrics<'b>)) -> Result<(), ReadError> {
+        match self.encoding {
+            ContentType::Json => PodMetricsList::for_each_pod(&self.bytes, each),
+            ContentType::Protobuf => protobuf::for_each_pod(&self.bytes, each)
+                .map_err(|e| ReadError::Decode(e.to_string())),
+        }
+    }
+
+    /// The whole PodMetricsList, for readers that need every pod at once.
+    pub fn pods(&self) -> Result<PodMetricsList<'_>, ReadError> {
+        let mut items = Vec::new();
+        self.for_each_pod(|pod| items.push(pod))?;
+        Ok(PodMetricsList { items: Some(items) })
+    }
+
+    /// The NodeMetricsList.
+    pub fn nodes(&self) -> Result<NodeMetricsList<'_>, ReadError> {
+        match self.encoding {
+            ContentType::Json => NodeMetricsList::decode(&self.bytes),
+            ContentType::Protobuf => protobuf::node_items(&self.bytes)
+                .map(|items| NodeMetricsList { items: Some(items) })
+                .map_err(|e| ReadError::Decode(e.to_string())),
+        }
+    }
+}
+
 /// Which list a read was for; also the `resource` label of the read self-metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MetricsList {
@@ -342,6 +405,7 @@ pub struct MetricsApi {
     max_response_bytes: usize,
     /// Who we are, for the log line that explains a 403.
     identity: String,
+    encoding: ContentType,
     version: Mutex<Option<&'static str>>,
 }
 
@@ -350,6 +414,12 @@ impl MetricsApi {
     /// not make the exporter allocate without bound).
     pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Asks for the lists in `encoding` (`--metrics.content-type`; protobuf by default).
+    pub fn with_content_type(mut self, encoding: ContentType) -> Self {
+        self.encoding = encoding;
         self
     }
 
@@ -364,6 +434,7 @@ impl MetricsApi {
             client,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             identity: "this exporter's identity".to_owned(),
+            encoding: ContentType::Protobuf,
             version: Mutex::new(None),
         }
     }
@@ -389,37 +460,42 @@ impl MetricsApi {
     }
 
     /// The PodMetricsList body of one namespace, or of all with `None`.
-    pub async fn list_pods(&self, namespace: Option<&str>) -> Result<Bytes, ReadError> {
+    pub async fn list_pods(&self, namespace: Option<&str>) -> Result<ListBody, ReadError> {
         let version = self.discover().await?;
         let path = match namespace {
             Some(namespace) => format!("/apis/{GROUP}/{version}/namespaces/{namespace}/pods"),
             None => format!("/apis/{GROUP}/{version}/pods"),
         };
-        self.get(&path).await
+        self.get(&path, self.encoding).await
     }
 
     /// The NodeMetricsList body.
-    pub async fn list_nodes(&self) -> Result<Bytes, ReadError> {
+    pub async fn list_nodes(&self) -> Result<ListBody, ReadError> {
         let version = self.discover().await?;
-        self.get(&format!("/apis/{GROUP}/{version}/nodes")).await
+        self.get(&format!("/apis/{GROUP}/{version}/nodes"), self.encoding)
+            .await
     }
 
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ReadError> {
-        let body = self.get(path).await?;
-        serde_json::from_slice(&body).map_err(|e| ReadError::Decode(e.to_string()))
+        let body = self.get(path, ContentType::Json).await?;
+        serde_json::from_slice(&body.bytes).map_err(|e| ReadError::Decode(e.to_string()))
     }
 
     /// One GET, bounded as a whole (headers and body) by the read timeout.
-    async fn get(&self, path: &str) -> Result<Bytes, ReadError> {
+    async fn get(&self, path: &str, encoding: ContentType) -> Result<ListBody, ReadError> {
         self.client
-            .within(self.get_unbounded(path))
+            .within(self.get_unbounded(path, encoding))
             .await
             .unwrap_or(Err(ReadError::Timeout))
     }
 
-    async fn get_unbounded(&self, path: &str) -> Result<Bytes, ReadError> {
+    async fn get_unbounded(
+        &self,
+        path: &str,
+        encoding: ContentType,
+    ) -> Result<ListBody, ReadError> {
         let request = http::Request::get(path)
-            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::ACCEPT, encoding.accept())
             .body(kube::client::Body::empty())
             .map_err(|e| ReadError::Transport(e.to_string()))?;
         let response = self
@@ -429,6 +505,8 @@ impl MetricsApi {
             .await
             .map_err(transport_error)?;
         let status = response.status();
+        let content_type = response.headers().get(http::header::CONTENT_TYPE);
+        let encoding = ContentType::of_response(content_type.and_then(|v| v.to_str().ok()));
         let length = response
             .headers()
             .get(http::header::CONTENT_LENGTH)
@@ -448,7 +526,10 @@ impl MetricsApi {
                 message,
             });
         }
-        Ok(body)
+        Ok(ListBody {
+            bytes: body,
+            encoding,
+        })
     }
 }
 
@@ -508,8 +589,12 @@ fn permission_for(path: &str) -> String {
     }
 }
 
-/// The `message` of a Kubernetes Status body, else the start of the body itself.
+/// The `message` of a Kubernetes Status body (JSON or protobuf), else the start of the
+/// body itself.
 fn status_message(body: &[u8]) -> String {
+    if let Some(message) = protobuf::status_message(body) {
+        return message;
+    }
     #[derive(Deserialize)]
     struct Status {
         message: String,

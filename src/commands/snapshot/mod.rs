@@ -21,7 +21,7 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 
-use crate::config::{ClusterArgs, GroupBy, OutputFormat, SnapshotArgs};
+use crate::config::{ClusterArgs, ContentType, GroupBy, OutputFormat, SnapshotArgs};
 use crate::connect::{Connection, ReadTimeout};
 
 use columns::{
@@ -42,6 +42,11 @@ pub async fn run(
         kubeconfig: args.cluster.kubeconfig.clone().or(parent.kubeconfig),
         context: args.cluster.context.clone().or(parent.context),
         metrics_timeout: args.cluster.metrics_timeout.or(parent.metrics_timeout),
+        // A default on both sides: the subcommand's own wins unless left at it.
+        metrics_content_type: match args.cluster.metrics_content_type {
+            ContentType::Protobuf => parent.metrics_content_type,
+            json => json,
+        },
     };
     let timeout = ReadTimeout::OneShot.or(cluster.metrics_timeout);
     let format = match (args.every, args.output) {
@@ -57,7 +62,7 @@ pub async fn run(
     };
     let connection = Connection::resolve(&cluster).await?;
     tracing::debug!(identity = %connection.identity, "connected");
-    let reader = ClusterReader::new(connection, selection, timeout)?;
+    let reader = ClusterReader::new(connection, selection, timeout, cluster.metrics_content_type)?;
     let render = |rows: &Rows| render(rows, format, args.group_by, args.resources);
     let result = match (args.every, &args.dir) {
         (Some(every), Some(dir)) => {

@@ -23,7 +23,7 @@ use crate::duration::parse_duration;
 use crate::reading::usage::{ClusterUsage, Problems};
 use crate::scope::Scope;
 use crate::sources::metrics_api::{
-    MetricsApi, NodeMetricsList, PodMetricsList, ReadError, Text, GROUP,
+    ContentType, MetricsApi, NodeMetricsList, PodMetricsList, ReadError, Text, GROUP,
 };
 use crate::sources::node_capacity::{NodeIndex, NodeResourcesObject};
 use crate::sources::pod_index::{PodIndex, PodPlacement, Pods};
@@ -64,10 +64,11 @@ impl ClusterReader {
         connection: Connection,
         selection: Selection,
         timeout: Duration,
+        content_type: ContentType,
     ) -> anyhow::Result<Self> {
         let bounded = connection.bounded_client(timeout)?;
         Ok(ClusterReader {
-            api: MetricsApi::new(bounded.clone()),
+            api: MetricsApi::new(bounded.clone()).with_content_type(content_type),
             bounded,
             connection,
             selection,
@@ -108,7 +109,8 @@ impl ClusterReader {
                 explain(&error)
             )
         })?;
-        let list = PodMetricsList::decode(&body)
+        let list = body
+            .pods()
             .map_err(|error| anyhow!("reading PodMetrics from {server}: {error}"))?;
         let lists = [list];
         let (snapshot, problems) = pods.with(|index| join(Some(&lists), None, index));
@@ -165,7 +167,8 @@ impl ClusterReader {
                 explain(&error)
             )
         })?;
-        let list = NodeMetricsList::decode(&body)
+        let list = body
+            .nodes()
             .map_err(|error| anyhow!("reading NodeMetrics from {server}: {error}"))?;
         let (snapshot, problems) = join(None, Some(&list), &Pods::new());
         report(&problems);
