@@ -76,7 +76,7 @@ fn decode_and_join(c: &mut Criterion) {
             black_box(ClusterUsage::build(
                 Some(&lists),
                 None,
-                &Pods::new(),
+                &Pods::default(),
                 &Scope::default(),
             ))
         })
@@ -89,7 +89,7 @@ fn render(c: &mut Criterion) {
     let json = pod_metrics_json(pods);
     let lists = [PodMetricsList::decode(json.as_bytes()).unwrap()];
     let snapshot =
-        Arc::new(ClusterUsage::build(Some(&lists), None, &Pods::new(), &Scope::default()).0);
+        Arc::new(ClusterUsage::build(Some(&lists), None, &Pods::default(), &Scope::default()).0);
     let metrics = SelfMetrics::new();
     let mut group = c.benchmark_group("render");
     // Two families (cpu, memory) of one series per container.

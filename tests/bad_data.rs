@@ -157,7 +157,7 @@ fn exposition(pods: &Value, nodes: &Value, format: Format) -> String {
     let (snapshot, _) = ClusterUsage::build(
         Some(&pod_lists),
         Some(&node_list),
-        &Pods::new(),
+        &Pods::default(),
         &Scope::default(),
     );
     render_text(format, Arc::new(snapshot), SelfMetrics::new().registry())

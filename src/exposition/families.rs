@@ -4,14 +4,12 @@
 //!
 //! Names and label names are metrics-server-prom's; values are in base units.
 
-use prometheus_client::encoding::EncodeLabelSet;
-
 use crate::reading::requirements::{ContainerRequirementSeries, NodeCapacitySeries};
 use crate::reading::usage::{ContainerUsage, NodeUsage};
 
-/// A record that becomes one series per family: it knows its own labels.
+/// A record that becomes one series per family: it knows its own labels, in order.
 pub trait Series {
-    type Labels<'a>: EncodeLabelSet
+    type Labels<'a>: AsRef<[(&'static str, &'a str)]>
     where
         Self: 'a;
 

@@ -4,6 +4,7 @@
 //! rendered from ([`scraper`]).
 
 pub mod families;
+pub mod gzip;
 pub mod negotiate;
 pub mod render;
 pub mod scraper;

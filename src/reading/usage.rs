@@ -5,7 +5,6 @@
 //! series and is tallied in [`Problems`], and a pod the index does not know keeps its
 //! series with empty `node` and `ip`.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::quantity::{self, QuantityError};
@@ -14,7 +13,7 @@ use crate::sources::metrics_api::{
     ListBody, NodeMetricsList, PodMetrics, PodMetricsList, RawUsage, ReadError,
 };
 use crate::sources::pod_index::{Placement, Pods};
-use crate::string_pool::StringPool;
+use crate::string_pool::{HashSet, HashSetExt, StringPool};
 
 /// One container's usage. Strings are shared: a pod's name, namespace, node and IP
 /// with all its containers, and with the pod index.
@@ -187,19 +186,24 @@ pub struct PodJoin<'i> {
     index: &'i Pods,
     scope: &'i Scope,
     containers: Vec<ContainerUsage>,
-    seen_pods: HashSet<(Arc<str>, Arc<str>)>,
+    /// Pods of the index already joined, by the address of their index entry (stable
+    /// while the index is read-locked for the join): no hashing of names.
+    seen_known: HashSet<usize>,
+    /// Pods the index does not know, by namespace and name.
+    seen_unknown: HashSet<(Arc<str>, Arc<str>)>,
     strings: StringPool,
     problems: Problems,
 }
 
 impl<'i> PodJoin<'i> {
     pub fn new(index: &'i Pods, scope: &'i Scope) -> Self {
-        let pods = index.values().map(HashMap::len).sum::<usize>();
+        let pods = index.values().map(|names| names.len()).sum::<usize>();
         PodJoin {
             index,
             scope,
             containers: Vec::with_capacity(pods * 2),
-            seen_pods: HashSet::with_capacity(pods),
+            seen_known: HashSet::with_capacity(pods),
+            seen_unknown: HashSet::new(),
             strings: StringPool::default(),
             problems: Problems::default(),
         }
@@ -218,20 +222,28 @@ impl<'i> PodJoin<'i> {
         let known = self
             .index
             .get_key_value(namespace)
-            .and_then(|(namespace, names)| Some((namespace, names.get(name)?)));
-        let (namespace, place) = match known {
-            Some((namespace, place)) => (namespace.clone(), Some(place.clone())),
-            None => (self.intern(namespace), None),
+            .and_then(|(namespace, names)| {
+                let (name, place) = names.get_key_value(name)?;
+                Some((namespace, name, place))
+            });
+        let (namespace, pod_name, place) = match known {
+            Some((namespace, name, place)) => {
+                if !self.seen_known.insert(place as *const Placement as usize) {
+                    self.problems.duplicates += 1;
+                    return;
+                }
+                (namespace.clone(), name.clone(), place.clone())
+            }
+            None => {
+                let (namespace, name) = (self.intern(namespace), Arc::<str>::from(name));
+                if !self.seen_unknown.insert((namespace.clone(), name.clone())) {
+                    self.problems.duplicates += 1;
+                    return;
+                }
+                self.problems.pods_without_metadata += 1;
+                (namespace, name, Placement::default())
+            }
         };
-        let pod_name: Arc<str> = Arc::from(name);
-        if !self.seen_pods.insert((namespace.clone(), pod_name.clone())) {
-            self.problems.duplicates += 1;
-            return;
-        }
-        let place = place.unwrap_or_else(|| {
-            self.problems.pods_without_metadata += 1;
-            Placement::default()
-        });
         let first_container = self.containers.len();
         for container in pod.containers.iter().flatten() {
             let repeated = self.containers[first_container..]
@@ -300,7 +312,7 @@ mod tests {
     use super::*;
 
     fn index(entries: &[(&str, &str, &str, &str)]) -> Pods {
-        let mut pods = Pods::new();
+        let mut pods = Pods::default();
         for (namespace, name, node, ip) in entries {
             pods.entry(Arc::from(*namespace)).or_default().insert(
                 (*name).into(),
@@ -356,8 +368,12 @@ mod tests {
             br#"{"items":[{"metadata":{"name":"n1"},"usage":{"cpu":"2","memory":"12Mx"}}]}"#;
         let lists = [PodMetricsList::decode(pods).unwrap()];
         let nodes = NodeMetricsList::decode(nodes).unwrap();
-        let (snapshot, problems) =
-            ClusterUsage::build(Some(&lists), Some(&nodes), &Pods::new(), &Scope::default());
+        let (snapshot, problems) = ClusterUsage::build(
+            Some(&lists),
+            Some(&nodes),
+            &Pods::default(),
+            &Scope::default(),
+        );
         let containers = snapshot.containers.unwrap();
         assert_eq!(
             (containers[0].cpu, containers[0].memory),
@@ -394,8 +410,12 @@ mod tests {
                                   {"metadata":{"name":"n1"},"usage":{"cpu":"2"}}]}"#;
         let lists = [PodMetricsList::decode(pods).unwrap()];
         let nodes = NodeMetricsList::decode(nodes).unwrap();
-        let (snapshot, problems) =
-            ClusterUsage::build(Some(&lists), Some(&nodes), &Pods::new(), &Scope::default());
+        let (snapshot, problems) = ClusterUsage::build(
+            Some(&lists),
+            Some(&nodes),
+            &Pods::default(),
+            &Scope::default(),
+        );
         let cpu: Vec<_> = snapshot.containers.unwrap().iter().map(|c| c.cpu).collect();
         assert_eq!(cpu, [Some(1.0), Some(4.0)]);
         assert_eq!(snapshot.nodes.unwrap().len(), 1);
@@ -409,7 +429,8 @@ mod tests {
             {"metadata":{"name":"b","namespace":"default"},"containers":[{"name":"c","usage":{"cpu":"1"}}]}]}"#;
         let lists = [PodMetricsList::decode(body).unwrap()];
         let scope = Scope::new(vec![], vec!["kube-system".into()], 0, 1).unwrap();
-        let (snapshot, problems) = ClusterUsage::build(Some(&lists), None, &Pods::new(), &scope);
+        let (snapshot, problems) =
+            ClusterUsage::build(Some(&lists), None, &Pods::default(), &scope);
         let containers = snapshot.containers.unwrap();
         assert_eq!(containers.len(), 1);
         assert_eq!(&*containers[0].namespace, "default");

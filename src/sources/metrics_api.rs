@@ -291,19 +291,26 @@ impl ContentType {
 
 impl ListBody {
     /// Decodes a PodMetricsList one pod at a time, handing each to `each`: a large
-    /// list is never held decoded beside its body.
+    /// list is never held decoded beside its body. Timestamps and windows may be left
+    /// out (the exporter does not export them).
     pub fn for_each_pod<'b>(&'b self, each: impl FnMut(PodMetrics<'b>)) -> Result<(), ReadError> {
         match self.encoding {
             ContentType::Json => PodMetricsList::for_each_pod(&self.bytes, each),
-            ContentType::Protobuf => protobuf::for_each_pod(&self.bytes, each)
+            ContentType::Protobuf => protobuf::for_each_pod_usage(&self.bytes, each)
                 .map_err(|e| ReadError::Decode(e.to_string())),
         }
     }
 
-    /// The whole PodMetricsList, for readers that need every pod at once.
+    /// The whole PodMetricsList with every field, for readers that need every pod at
+    /// once.
     pub fn pods(&self) -> Result<PodMetricsList<'_>, ReadError> {
         let mut items = Vec::new();
-        self.for_each_pod(|pod| items.push(pod))?;
+        let push = |pod| items.push(pod);
+        match self.encoding {
+            ContentType::Json => PodMetricsList::for_each_pod(&self.bytes, push),
+            ContentType::Protobuf => protobuf::for_each_pod(&self.bytes, push)
+                .map_err(|e| ReadError::Decode(e.to_string())),
+        }?;
         Ok(PodMetricsList { items: Some(items) })
     }
 

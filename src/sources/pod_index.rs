@@ -11,7 +11,6 @@
 //! ([`super::pod_requirements`]), kept apart from the placements so that without the flag
 //! the index holds exactly what it did.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -22,7 +21,7 @@ use serde::Deserialize;
 use super::pod_requirements::{PodRequirements, PodResources, Recorder, ResourceSpec};
 use super::watch::{self, core_v1_object, Keeper, Synced};
 use crate::scope::Scope;
-use crate::string_pool::StringPool;
+use crate::string_pool::{HashMap, StringPool};
 
 /// The node and IP of one pod; empty until the scheduler and kubelet set them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +41,7 @@ impl Default for Placement {
 }
 
 /// namespace → pod name → placement.
-pub type Pods = HashMap<Arc<str>, HashMap<Box<str>, Placement>>;
+pub type Pods = HashMap<Arc<str>, HashMap<Arc<str>, Placement>>;
 
 /// A shared, cheaply cloned view of the pod watch.
 #[derive(Clone)]
@@ -78,7 +77,7 @@ impl PodIndex {
         scope: Arc<Scope>,
         resources: Option<PodResources>,
     ) -> Self {
-        let pods = Arc::new(RwLock::new(Pods::new()));
+        let pods = Arc::new(RwLock::new(Pods::default()));
         let watches: Vec<(Api<PodPlacement<S>>, watcher::Config, Partition)> =
             match scope.allowed_namespaces() {
                 Some(namespaces) => namespaces
@@ -113,7 +112,7 @@ impl PodIndex {
                     pods: pods.clone(),
                     scope: scope.clone(),
                     interner: Interner::default(),
-                    relisted: Pods::new(),
+                    relisted: Pods::default(),
                     recorder: Recorder::new(resources.clone()),
                     spec: std::marker::PhantomData,
                 };
@@ -242,7 +241,7 @@ impl Interner {
             return;
         }
         let namespace = self.intern(namespace);
-        let name: Box<str> = name.into();
+        let name: Arc<str> = name.into();
         let placement = Placement {
             node: self.intern(pod.spec.node_name().unwrap_or_default()),
             ip: Arc::from(pod.status.pod_ip.as_deref().unwrap_or_default()),
@@ -329,7 +328,7 @@ mod tests {
                 "status":{"phase":"Running","podIP":"10.0.0.7","podIPs":[{"ip":"10.0.0.7"}]}}"#,
         )
         .unwrap();
-        let mut pods = Pods::new();
+        let mut pods = Pods::default();
         Interner::default().insert(&mut pods, pod, &Scope::default());
         assert_eq!(
             pods["shop"]["web-0"],
@@ -351,7 +350,7 @@ mod tests {
         };
         let scope = Scope::new(vec![], vec!["kube-system".into()], 0, 1).unwrap();
         let mut interner = Interner::default();
-        let mut pods = Pods::new();
+        let mut pods = Pods::default();
         for (ns, name) in [("a", "p1"), ("a", "p2"), ("kube-system", "p3")] {
             interner.insert(&mut pods, pod(ns, name), &scope);
         }
@@ -365,7 +364,7 @@ mod tests {
             r#"{"metadata":{"name":"p","namespace":"n"},"spec":{},"status":{}}"#,
         )
         .unwrap();
-        let mut pods = Pods::new();
+        let mut pods = Pods::default();
         Interner::default().insert(&mut pods, pod, &Scope::default());
         assert_eq!(pods["n"]["p"], Placement::default());
     }

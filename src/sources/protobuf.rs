@@ -411,6 +411,30 @@ fn status_error(raw: &[u8]) -> DecodeError {
 /// before it and the caller should discard them on `Err`.
 pub fn for_each_pod<'b>(
     body: &'b [u8],
+    each: impl FnMut(PodMetrics<'b>),
+) -> Result<(), DecodeError> {
+    for_each_pod_with(body, Times::Text, each)
+}
+
+/// [`for_each_pod`] without each pod's timestamp and window (left `None`), which the
+/// exporter does not export: formatting them would cost a scrape two strings a pod.
+pub fn for_each_pod_usage<'b>(
+    body: &'b [u8],
+    each: impl FnMut(PodMetrics<'b>),
+) -> Result<(), DecodeError> {
+    for_each_pod_with(body, Times::Skipped, each)
+}
+
+/// Whether a pod's timestamp and window are formatted as text or left out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Times {
+    Text,
+    Skipped,
+}
+
+fn for_each_pod_with<'b>(
+    body: &'b [u8],
+    times: Times,
     mut each: impl FnMut(PodMetrics<'b>),
 ) -> Result<(), DecodeError> {
     let mut list = Fields::new(open(body, "PodMetricsList")?, "PodMetricsList");
@@ -419,7 +443,7 @@ pub fn for_each_pod<'b>(
             1 => {
                 list.bytes(field, v)?;
             }
-            2 => each(decode_pod(list.bytes(field, v)?)?),
+            2 => each(decode_pod(list.bytes(field, v)?, times)?),
             _ => {}
         }
     }
@@ -446,7 +470,7 @@ pub fn node_items<'b>(body: &'b [u8]) -> Result<Vec<NodeMetrics<'b>>, DecodeErro
 // metadata and window always present (window "0s"), zero time -> None (null),
 // no containers / no usage entries -> None (nil slice / map print null).
 
-fn decode_pod(buf: &[u8]) -> Result<PodMetrics<'_>, DecodeError> {
+fn decode_pod(buf: &[u8], times: Times) -> Result<PodMetrics<'_>, DecodeError> {
     let mut meta = ObjectName::default();
     let (mut time, mut window) = (None, 0);
     let mut containers = Vec::new();
@@ -460,10 +484,17 @@ fn decode_pod(buf: &[u8]) -> Result<PodMetrics<'_>, DecodeError> {
             _ => {}
         }
     }
+    let (timestamp, window) = match times {
+        Times::Text => (
+            time.map(|s| Text(Cow::Owned(rfc3339(s)))),
+            Some(Text(Cow::Owned(go_duration(window)))),
+        ),
+        Times::Skipped => (None, None),
+    };
     Ok(PodMetrics {
         metadata: Some(meta),
-        timestamp: time.map(|s| Text(Cow::Owned(rfc3339(s)))),
-        window: Some(Text(Cow::Owned(go_duration(window)))),
+        timestamp,
+        window,
         containers: (!containers.is_empty()).then_some(containers),
     })
 }
@@ -1339,53 +1370,5 @@ mod tests {
                 decode_all(&b);
             }
         }
-    }
-
-    /// cargo test --release -- --ignored --nocapture bench
-    #[test]
-    #[ignore]
-    fn bench_decode_150k_pods() {
-        use std::time::Instant;
-        const N: usize = 150_000;
-        let names: Vec<(String, String)> = (0..N)
-            .map(|i| {
-                (
-                    format!("namespace-{}", i % 500),
-                    format!("deployment-{i:06}-7c9f8d6b5-x2k4p"),
-                )
-            })
-            .collect();
-        let started = Instant::now();
-        let body = encode_pod_list(
-            "metrics.k8s.io/v1beta1",
-            "",
-            names.iter().map(|(ns, name)| EncodedPod {
-                namespace: ns,
-                name,
-                timestamp_seconds: 1_796_163_872,
-                window_nanos: 15_023_000_000,
-                containers: &[("app", "12m", "153264Ki"), ("istio-proxy", "3m", "48112Ki")],
-            }),
-        );
-        let encode = started.elapsed();
-        let mut best = f64::MAX;
-        for _ in 0..5 {
-            let started = Instant::now();
-            let (mut n, mut containers) = (0, 0);
-            for_each_pod(&body, |p| {
-                n += 1;
-                containers += p.containers.map_or(0, |c| c.len());
-            })
-            .unwrap();
-            best = best.min(started.elapsed().as_secs_f64());
-            assert_eq!((n, containers), (N, 2 * N));
-        }
-        eprintln!(
-            "{N} pods x 2 containers: body {:.1} MB, encode {:.1} ms, decode best of 5 {:.1} ms ({:.0} MB/s)",
-            body.len() as f64 / 1e6,
-            encode.as_secs_f64() * 1e3,
-            best * 1e3,
-            body.len() as f64 / 1e6 / best,
-        );
     }
 }

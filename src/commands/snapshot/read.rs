@@ -170,7 +170,7 @@ impl ClusterReader {
         let list = body
             .nodes()
             .map_err(|error| anyhow!("reading NodeMetrics from {server}: {error}"))?;
-        let (snapshot, problems) = join(None, Some(&list), &Pods::new());
+        let (snapshot, problems) = join(None, Some(&list), &Pods::default());
         report(&problems);
         let samples: HashMap<&str, (&str, &str)> = list
             .items
