@@ -193,32 +193,52 @@ fn write_family<T: Series>(lines: &mut Lines, family: &Family<T>, records: &[T])
         lines.push(text.as_bytes());
         lines.end_line();
     }
+    // What comes before each label value (`name{node="`, then `",pod="`, ...), the
+    // same for every record of a type: built once, so that a line is a few copies.
+    let mut before: Vec<Vec<u8>> = Vec::new();
     let mut number = dtoa::Buffer::new();
     for record in records {
         let Some(value) = (family.value)(record) else {
             continue;
         };
-        lines.push(family.name.as_bytes());
-        lines.push(b"{");
-        for (index, (name, label)) in record.labels().as_ref().iter().enumerate() {
-            if index > 0 {
-                lines.push(b",");
-            }
-            lines.push(name.as_bytes());
-            lines.push(b"=\"");
-            push_escaped(lines, label);
-            lines.push(b"\"");
+        let labels = record.labels();
+        let labels = labels.as_ref();
+        if before.len() != labels.len() {
+            before = separators(family.name, labels);
         }
-        lines.push(b"} ");
+        if labels.is_empty() {
+            lines.push(family.name.as_bytes());
+            lines.push(b"{} ");
+        }
+        for ((_, label), prefix) in labels.iter().zip(&before) {
+            lines.push(prefix);
+            push_escaped(lines, label);
+        }
+        if !labels.is_empty() {
+            lines.push(b"\"} ");
+        }
         lines.push(number.format(value).as_bytes());
         lines.end_line();
     }
 }
 
+/// For labels `[(node, _), (pod, _)]` of family `name`: `name{node="`, `",pod="`.
+fn separators(name: &str, labels: &[(&str, &str)]) -> Vec<Vec<u8>> {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(index, (label, _))| match index {
+            0 => format!("{name}{{{label}=\""),
+            _ => format!("\",{label}=\""),
+        })
+        .map(String::into_bytes)
+        .collect()
+}
+
 /// A label value with backslash, double quote and line feed escaped.
 fn push_escaped(lines: &mut Lines, value: &str) {
     let bytes = value.as_bytes();
-    if !bytes.iter().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+    if memchr::memchr3(b'\\', b'"', b'\n', bytes).is_none() {
         return lines.push(bytes);
     }
     for &byte in bytes {
