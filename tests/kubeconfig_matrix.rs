@@ -10,7 +10,9 @@
 //!   certificate problem, the server).
 //!
 //! kubectl is the oracle, but each case also states what kubectl is known to do, so
-//! that a stand-in broken for both clients cannot pass as agreement. Certificates are
+//! that a stand-in broken for both clients cannot pass as agreement (recorded with
+//! kubectl v1.32.4, Go 1.23; a much older kubectl differs, e.g. without
+//! client.authentication.k8s.io/v1 exec plugins before 1.22). Certificates are
 //! made per case (rcgen, and the openssl CLI for the shapes rcgen cannot make); the
 //! API stand-in, the CONNECT proxy and the SOCKS5 proxy run in this process on
 //! loopback, except for the servers rustls cannot be (RSA-1024, P-521, CBC-only),
@@ -419,6 +421,11 @@ async fn kubeconfig_matrix_agrees_with_kubectl() {
             )
         });
     assert!(kubectl.status.success(), "kubectl version --client failed");
+    let kubectl_version = String::from_utf8_lossy(&kubectl.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
 
     let started = Instant::now();
     let cases = Arc::new(cases());
@@ -439,7 +446,7 @@ async fn kubeconfig_matrix_agrees_with_kubectl() {
 
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
     let mut table = format!(
-        "\n{:<width$}  {:<28}  {:<28}  {}\n",
+        "\nkubectl: {kubectl_version}\n{:<width$}  {:<28}  {:<28}  {}\n",
         "case", "kubectl", "metrics-server-prom", "agree"
     );
     for row in &rows {

@@ -8,6 +8,9 @@
 //! server keys and cipher suites rustls with ring cannot serve (RSA-1024, P-521, TLS
 //! 1.2 CBC suites). Every request is recorded with what credential it presented and
 //! which user that authenticated as; never the credential itself.
+//!
+//! `/version` says v1.32.4: gcloud's kubectl is a dispatcher that asks the server's
+//! version first and runs the matching kubectl, so this keeps it on its 1.32 build.
 
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Write};
