@@ -69,15 +69,16 @@ pub fn describe(error: &(dyn StdError + 'static)) -> String {
     redact(&parts.join(": "))
 }
 
-/// A rustls error, also where hyper-rustls wrapped it in an `io::Error` (whose
-/// `source()` skips it).
+/// A rustls error, also where hyper-rustls and tokio-rustls wrapped it in an
+/// `io::Error`, twice (whose `source()` skips what it wraps).
 fn rustls_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a TlsError> {
-    error.downcast_ref::<TlsError>().or_else(|| {
-        error
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<TlsError>())
-    })
+    let mut error = error;
+    loop {
+        if let Some(tls) = error.downcast_ref::<TlsError>() {
+            return Some(tls);
+        }
+        error = error.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
 }
 
 /// hyper-util's proxy tunnel errors (a type it does not export, so read by their
@@ -173,10 +174,10 @@ mod tests {
 
     #[test]
     fn repeated_messages_are_said_once_and_tls_in_words() {
-        let tls = std::io::Error::new(
+        let tls = std::io::Error::other(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             TlsError::InvalidCertificate(CertificateError::UnknownIssuer),
-        );
+        ));
         let error = Wrap(
             "client error (Connect)",
             Some(Box::new(Wrap("client error (Connect)", Some(Box::new(tls))))),

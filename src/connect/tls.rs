@@ -10,6 +10,13 @@
 //! - The kubeconfig's client certificate is sent as it is, without rustls parsing it
 //!   first: rustls' key check parses only X.509 v3, and MicroK8s issues v1 client
 //!   certificates, which Go sends.
+//!
+//! The crypto provider is aws-lc-rs, not ring: ring cannot verify P-521 ECDSA, and
+//! servers with P-521 keys (old corporate CAs) are reached by kubectl. kube's TLS
+//! configuration takes rustls' process-wide default provider, so aws-lc-rs is
+//! installed as that default unless something installed one before (kube itself does
+//! the same with its `aws-lc-rs` feature). The exporter's own endpoint names ring
+//! explicitly (`web::tls`) and is unaffected.
 
 use std::sync::Arc;
 
@@ -86,6 +93,7 @@ pub fn client_config(
         (Some(roots), None) if !config.accept_invalid_certs => Some(roots),
         _ => None,
     };
+    install_default_provider();
     let mut kube_side = config.clone();
     if go_roots.is_some() {
         // Our verifier reads the roots; kube would refuse some that Go accepts.
@@ -108,6 +116,14 @@ pub fn client_config(
         tls.client_auth_cert_resolver = Arc::new(rustls::sign::SingleCertAndKey::from(certified));
     }
     Ok(tls)
+}
+
+/// Makes aws-lc-rs rustls' process-wide default provider, unless one is installed.
+fn install_default_provider() {
+    if CryptoProvider::get_default().is_none() {
+        // Fails only if another thread installed one first, which is as good.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
 }
 
 /// Verifies the server as Go's `x509.Certificate.Verify` does, by asking webpki first
