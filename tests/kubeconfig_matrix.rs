@@ -248,8 +248,10 @@ fn judge(
         ));
     }
     match (case.kubectl, &kubectl_verdict) {
-        (Expect::Connect(user) | Expect::Differs { user, .. }, Verdict::Connected { user: seen, .. })
-            if user == seen => {}
+        (
+            Expect::Connect(user) | Expect::Differs { user, .. },
+            Verdict::Connected { user: seen, .. },
+        ) if user == seen => {}
         (Expect::Refuse { .. }, Verdict::Refused) => {}
         (expected, _) => problems.push(format!(
             "kubectl did not do what this case records ({expected:?}), it {kubectl_verdict}: {}",
@@ -487,7 +489,9 @@ async fn kubeconfig_matrix_agrees_with_kubectl() {
          (slowest case {:.1}s)\n",
         rows.len(),
         rows.len() - failing.len(),
-        rows.iter().filter(|r| r.deliberate && r.problems.is_empty()).count(),
+        rows.iter()
+            .filter(|r| r.deliberate && r.problems.is_empty())
+            .count(),
         failing.len(),
         started.elapsed().as_secs_f64(),
         rows.iter().map(|r| r.seconds).fold(0.0, f64::max)

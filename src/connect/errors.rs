@@ -46,7 +46,9 @@ impl fmt::Display for ConnectError {
 
 impl StdError for ConnectError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.timed_out.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.timed_out
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }
 
@@ -133,9 +135,9 @@ fn explain_tls(error: &TlsError) -> String {
             }
             _ => None,
         },
-        TlsError::AlertReceived(AlertDescription::CertificateRequired) => Some(
-            "the server requires a client certificate, and the kubeconfig's user has none",
-        ),
+        TlsError::AlertReceived(AlertDescription::CertificateRequired) => {
+            Some("the server requires a client certificate, and the kubeconfig's user has none")
+        }
         TlsError::AlertReceived(
             AlertDescription::BadCertificate
             | AlertDescription::UnknownCA
@@ -180,7 +182,10 @@ mod tests {
         ));
         let error = Wrap(
             "client error (Connect)",
-            Some(Box::new(Wrap("client error (Connect)", Some(Box::new(tls))))),
+            Some(Box::new(Wrap(
+                "client error (Connect)",
+                Some(Box::new(tls)),
+            ))),
         );
         let text = describe(&error);
         assert_eq!(text.matches("client error (Connect)").count(), 1, "{text}");

@@ -156,7 +156,9 @@ pub fn select(
         .find(|c| c.name == cluster_name)
         .and_then(|c| c.cluster.clone())
         .with_context(|| {
-            format!("context {context_name:?} names cluster {cluster_name:?}, which is not in {source}")
+            format!(
+                "context {context_name:?} names cluster {cluster_name:?}, which is not in {source}"
+            )
         })?;
     // client-go does not fail on a missing user; neither does kube.
     let user_name = context.user.clone().unwrap_or_default();
@@ -199,8 +201,7 @@ impl Selected {
         if cluster.server.as_deref().is_none_or(str::is_empty) {
             bail!("cluster {cluster_name:?} has no server");
         }
-        if cluster.certificate_authority.is_some() && cluster.certificate_authority_data.is_some()
-        {
+        if cluster.certificate_authority.is_some() && cluster.certificate_authority_data.is_some() {
             bail!(
                 "certificate-authority-data and certificate-authority are both specified for \
                  cluster {cluster_name:?}; {kubectl_too}"
@@ -230,7 +231,11 @@ impl Selected {
         let has_cert = user.client_certificate.is_some() || user.client_certificate_data.is_some();
         let has_key = user.client_key.is_some() || user.client_key_data.is_some();
         if has_cert != has_key {
-            let missing = if has_cert { "client-key" } else { "client-certificate" };
+            let missing = if has_cert {
+                "client-key"
+            } else {
+                "client-certificate"
+            };
             bail!(
                 "user {user_name:?} has a client certificate or key but no {missing} (or \
                  {missing}-data); both are needed to authenticate with a certificate"
@@ -320,9 +325,9 @@ impl Selected {
     pub fn kube_config(&self) -> anyhow::Result<kube::Config> {
         let cluster_name = &self.cluster_name;
         let server = self.cluster.server.as_deref().unwrap_or_default();
-        let url: http::Uri = server
-            .parse()
-            .with_context(|| format!("server {server:?} of cluster {cluster_name:?} is not a URL"))?;
+        let url: http::Uri = server.parse().with_context(|| {
+            format!("server {server:?} of cluster {cluster_name:?} is not a URL")
+        })?;
         let mut config = kube::Config::new(url);
         if let Some(namespace) = self.context.namespace.clone().filter(|ns| !ns.is_empty()) {
             config.default_namespace = namespace;
@@ -330,13 +335,18 @@ impl Selected {
         config.root_cert = self.certificate_authority()?;
         config.accept_invalid_certs = self.cluster.insecure_skip_tls_verify.unwrap_or(false);
         config.disable_compression = self.cluster.disable_compression.unwrap_or(false);
-        config.tls_server_name = self.cluster.tls_server_name.clone().filter(|n| !n.is_empty());
+        config.tls_server_name = self
+            .cluster
+            .tls_server_name
+            .clone()
+            .filter(|n| !n.is_empty());
         config.auth_info = self.user.clone();
         if let Some(exec) = &mut config.auth_info.exec {
             if exec.provide_cluster_info {
-                exec.cluster = Some(ExecAuthCluster::try_from(&self.cluster).with_context(
-                    || format!("cluster {cluster_name:?} for the exec plugin's cluster info"),
-                )?);
+                exec.cluster =
+                    Some(ExecAuthCluster::try_from(&self.cluster).with_context(|| {
+                        format!("cluster {cluster_name:?} for the exec plugin's cluster info")
+                    })?);
             }
         }
         Ok(config)
@@ -389,12 +399,15 @@ impl Selected {
             (None, None) => None,
         };
         let key = match (&user.client_key_data, &user.client_key) {
-            (Some(data), _) => Some(decode_base64(data.expose_secret()).with_context(|| {
-                format!("client-key-data of user {user_name:?} is not base64")
-            })?),
-            (None, Some(file)) => Some(std::fs::read(file).with_context(|| {
-                format!("reading client-key {file} of user {user_name:?}")
-            })?),
+            (Some(data), _) => {
+                Some(decode_base64(data.expose_secret()).with_context(|| {
+                    format!("client-key-data of user {user_name:?} is not base64")
+                })?)
+            }
+            (None, Some(file)) => Some(
+                std::fs::read(file)
+                    .with_context(|| format!("reading client-key {file} of user {user_name:?}"))?,
+            ),
             (None, None) => None,
         };
         Ok(cert.zip(key))
@@ -504,7 +517,9 @@ contexts:
                 "insecure",
             ),
             (
-                format!("{{{server}, certificate-authority: /ca, certificate-authority-data: eA==}}"),
+                format!(
+                    "{{{server}, certificate-authority: /ca, certificate-authority-data: eA==}}"
+                ),
                 "{}",
                 "certificate-authority-data and certificate-authority",
             ),
@@ -559,8 +574,11 @@ contexts:
 
     #[test]
     fn token_file_overrides_the_inline_token() {
-        let mut selected =
-            selected(r#"{server: "https://h:1"}"#, "{token: inline, tokenFile: /t}").unwrap();
+        let mut selected = selected(
+            r#"{server: "https://h:1"}"#,
+            "{token: inline, tokenFile: /t}",
+        )
+        .unwrap();
         assert_eq!(selected.take_token_file(), Some(PathBuf::from("/t")));
         assert!(selected.user.token.is_none());
     }

@@ -112,9 +112,10 @@ impl Connection {
             );
         }
         let token_file = match selected.take_token_file() {
-            Some(path) => Some(TokenFile::open(&path).with_context(|| {
-                format!("the tokenFile of user {:?}", selected.user_name)
-            })?),
+            Some(path) => Some(
+                TokenFile::open(&path)
+                    .with_context(|| format!("the tokenFile of user {:?}", selected.user_name))?,
+            ),
             None => None,
         };
         let identity = match selected.client_identity_pem()? {

@@ -197,9 +197,7 @@ pub fn choose(
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_ascii_lowercase();
-    let port = server
-        .port_u16()
-        .unwrap_or(if https { 443 } else { 80 });
+    let port = server.port_u16().unwrap_or(if https { 443 } else { 80 });
     if !uses_proxy(&host, port, env.no_proxy.as_deref().unwrap_or_default()) {
         return Ok(None);
     }
@@ -294,7 +292,11 @@ mod tests {
         ];
         for (server, no_proxy, proxied) in cases {
             let got = chosen(server, &env(proxy, no_proxy));
-            assert_eq!(got.is_some(), proxied, "{server} with NO_PROXY={no_proxy:?}");
+            assert_eq!(
+                got.is_some(),
+                proxied,
+                "{server} with NO_PROXY={no_proxy:?}"
+            );
         }
     }
 

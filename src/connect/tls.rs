@@ -364,14 +364,18 @@ fn name_small_rsa_keys(error: Error, cert: &CertificateDer<'_>) -> Error {
     ) {
         return error;
     }
-    let bits = parse(cert).ok().and_then(|cert| match cert.public_key().parsed() {
-        Ok(PublicKey::RSA(key)) => Some(key.key_size()),
-        _ => None,
-    });
+    let bits = parse(cert)
+        .ok()
+        .and_then(|cert| match cert.public_key().parsed() {
+            Ok(PublicKey::RSA(key)) => Some(key.key_size()),
+            _ => None,
+        });
     match bits {
-        Some(bits) if bits < 2048 => Error::InvalidCertificate(CertificateError::Other(
-            OtherError(Arc::new(SmallRsaKey { bits })),
-        )),
+        Some(bits) if bits < 2048 => {
+            Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(SmallRsaKey {
+                bits,
+            }))))
+        }
         _ => error,
     }
 }
@@ -459,7 +463,8 @@ mod tests {
             matches!(
                 result,
                 Err(Error::InvalidCertificate(
-                    CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+                    CertificateError::NotValidForName
+                        | CertificateError::NotValidForNameContext { .. }
                 ))
             ),
             "{result:?}"

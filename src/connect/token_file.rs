@@ -126,7 +126,10 @@ mod tests {
         let error = TokenFile::open(&path).unwrap_err().to_string();
         assert!(error.contains("is empty"), "{error}");
         let missing = TokenFile::open(&dir.path().join("gone")).unwrap_err();
-        assert!(format!("{missing:#}").contains("No such file"), "{missing:#}");
+        assert!(
+            format!("{missing:#}").contains("No such file"),
+            "{missing:#}"
+        );
     }
 
     #[test]
@@ -136,11 +139,19 @@ mod tests {
         std::fs::write(&path, "first").unwrap();
         let file = TokenFile::open(&path).unwrap();
         std::fs::write(&path, "second\n").unwrap();
-        assert_eq!(file.header(), "Bearer first", "read again only after a minute");
+        assert_eq!(
+            file.header(),
+            "Bearer first",
+            "read again only after a minute"
+        );
         file.current.lock().unwrap().1 = Instant::now() - REREAD_AFTER;
         assert_eq!(file.header(), "Bearer second");
         std::fs::remove_file(&path).unwrap();
         file.current.lock().unwrap().1 = Instant::now() - REREAD_AFTER;
-        assert_eq!(file.header(), "Bearer second", "a failed re-read keeps the last");
+        assert_eq!(
+            file.header(),
+            "Bearer second",
+            "a failed re-read keeps the last"
+        );
     }
 }
