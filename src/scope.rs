@@ -151,6 +151,14 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_label_selector_selects_every_pod() {
+        let scope = Scope::default().with_label_selector(Some("app=web".into()));
+        assert_eq!(scope.label_selector(), Some("app=web"));
+        let unset = Scope::default().with_label_selector(Some(" ".into()));
+        assert_eq!(unset.label_selector(), None);
+    }
+
+    #[test]
     fn allow_list() {
         let scope = Scope::new(names(&["team-a", " team-b", ""]), vec![], 0, 1).unwrap();
         assert_eq!(scope.allowed_namespaces().unwrap(), ["team-a", "team-b"]);

@@ -57,6 +57,7 @@ pub async fn run(args: ExporterArgs, shutdown: impl Future<Output = ()>) -> anyh
             context = %identity.context,
             user = %identity.user,
             source = %identity.source,
+            proxy = identity.proxy.as_deref().unwrap_or("none"),
             metrics_api = %format!("{GROUP}/{version}"),
             "connected; {GROUP} is served"
         ),
@@ -65,6 +66,7 @@ pub async fn run(args: ExporterArgs, shutdown: impl Future<Output = ()>) -> anyh
             context = %identity.context,
             user = %identity.user,
             source = %identity.source,
+            proxy = identity.proxy.as_deref().unwrap_or("none"),
             %error,
             "connected; {GROUP} is not available yet (is metrics-server installed?)"
         ),

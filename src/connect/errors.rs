@@ -144,10 +144,9 @@ fn explain_tls(error: &TlsError) -> String {
             | AlertDescription::CertificateUnknown,
         ) => Some("the server refused our client certificate"),
         TlsError::AlertReceived(AlertDescription::HandshakeFailure) => Some(
-            "the server accepts none of the TLS versions, cipher suites and signature schemes \
-             we offer (TLS 1.3; TLS 1.2 with ECDHE and AES-GCM or ChaCha20-Poly1305): servers \
-             that offer only CBC cipher suites, or whose certificate has a P-521 key, cannot \
-             be reached",
+            "the server accepts none of the TLS versions and cipher suites we offer (TLS 1.3; \
+             TLS 1.2 with ECDHE and AES-GCM or ChaCha20-Poly1305): a server that offers only \
+             CBC cipher suites cannot be reached",
         ),
         _ => None,
     };
