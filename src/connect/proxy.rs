@@ -141,12 +141,23 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// The environment variables that name proxies, read once.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The environment variables that name proxies, read once. Its `Debug` redacts.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ProxyEnv {
     pub https_proxy: Option<String>,
     pub http_proxy: Option<String>,
     pub no_proxy: Option<String>,
+}
+
+impl fmt::Debug for ProxyEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |value: &Option<String>| value.as_deref().map(redact);
+        f.debug_struct("ProxyEnv")
+            .field("https_proxy", &shown(&self.https_proxy))
+            .field("http_proxy", &shown(&self.http_proxy))
+            .field("no_proxy", &self.no_proxy)
+            .finish()
+    }
 }
 
 impl ProxyEnv {
