@@ -33,9 +33,9 @@ use tower_http::decompression::DecompressionLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use super::errors::ConnectError;
+use super::errors::{ClosedAfterCertRequest, ConnectError};
 use super::proxy::{ProxyKind, ProxyUrl};
-use super::tls::{self, ClientIdentity};
+use super::tls::{self, ClientIdentity, UnansweredCertRequests};
 use super::token_file::{TokenFile, TokenFileLayer};
 
 /// What a kube client needs beyond `kube::Config`.
@@ -50,15 +50,16 @@ pub struct Transport {
 
 /// A kube client for `config` (its timeouts, retries, auth) over `transport`.
 pub fn build(config: &kube::Config, transport: &Transport) -> anyhow::Result<kube::Client> {
-    let tls = tls::client_config(config, transport.identity.as_ref())?;
+    let unanswered = Arc::new(UnansweredCertRequests::default());
+    let tls = tls::client_config(config, transport.identity.as_ref(), &unanswered)?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     let proxy = transport.proxy.as_ref();
     match proxy.and_then(|p| Some((p, p.kind()?))) {
-        None => finish(config, transport, https(config, tls, http)?),
+        None => finish(config, transport, &unanswered, https(config, tls, http)?),
         Some((proxy, ProxyKind::Connect)) => {
             let tunnel = tunnel(proxy, http)?;
-            finish(config, transport, https(config, tls, tunnel)?)
+            finish(config, transport, &unanswered, https(config, tls, tunnel)?)
         }
         Some((proxy, ProxyKind::ConnectOverTls)) => {
             // Go speaks to an https:// proxy with the same TLS configuration.
@@ -68,7 +69,7 @@ pub fn build(config: &kube::Config, transport: &Transport) -> anyhow::Result<kub
                 .enable_http1()
                 .wrap_connector(http);
             let tunnel = tunnel(proxy, to_proxy)?;
-            finish(config, transport, https(config, tls, tunnel)?)
+            finish(config, transport, &unanswered, https(config, tls, tunnel)?)
         }
         Some((proxy, ProxyKind::Socks5)) => {
             // Names are resolved by the proxy, as Go's SOCKS5 dialer has them resolved.
@@ -76,7 +77,7 @@ pub fn build(config: &kube::Config, transport: &Transport) -> anyhow::Result<kub
             if let Some((user, password)) = proxy.login() {
                 socks = socks.with_auth(user, password);
             }
-            finish(config, transport, https(config, tls, socks)?)
+            finish(config, transport, &unanswered, https(config, tls, socks)?)
         }
     }
 }
@@ -118,6 +119,7 @@ fn https<C>(
 fn finish<C>(
     config: &kube::Config,
     transport: &Transport,
+    unanswered: &Arc<UnansweredCertRequests>,
     connector: C,
 ) -> anyhow::Result<kube::Client>
 where
@@ -160,6 +162,10 @@ where
         .layer(kube_trace_layer())
         .map_err(BoxError::from)
         .service(client);
+    let unanswered = unanswered.clone();
+    let service = tower::ServiceExt::map_err(service, move |error: BoxError| {
+        ClosedAfterCertRequest::explain(error, unanswered.happened())
+    });
     Ok(ClientBuilder::new(service, config.default_namespace.clone()).build())
 }
 

@@ -52,6 +52,56 @@ impl StdError for ConnectError {
     }
 }
 
+/// A request that failed because the server closed the connection, from a server that
+/// had asked for a client certificate we did not have: most likely it requires one and
+/// its alert saying so lost the race with the request (see
+/// [`super::tls::UnansweredCertRequests`]).
+#[derive(Debug)]
+pub struct ClosedAfterCertRequest(BoxError);
+
+impl ClosedAfterCertRequest {
+    /// `error`, explained when `asked` and the connection was closed before an answer.
+    pub fn explain(error: BoxError, asked: bool) -> BoxError {
+        if asked && closed_without_answer(&*error) {
+            Box::new(ClosedAfterCertRequest(error))
+        } else {
+            error
+        }
+    }
+}
+
+/// hyper's "canceled" and "closed" errors, where no TLS error says more.
+fn closed_without_answer(error: &(dyn StdError + 'static)) -> bool {
+    let mut cause = Some(error);
+    let mut closed = false;
+    while let Some(error) = cause {
+        if rustls_error(error).is_some() {
+            return false;
+        }
+        if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
+            closed |= hyper.is_canceled() || hyper.is_closed() || hyper.is_incomplete_message();
+        }
+        cause = error.source();
+    }
+    closed
+}
+
+impl fmt::Display for ClosedAfterCertRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "the server closed the connection after asking for a client certificate, which \
+             the kubeconfig's user does not have: it most likely requires one (certificate \
+             required)",
+        )
+    }
+}
+
+impl StdError for ClosedAfterCertRequest {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.0)
+    }
+}
+
 /// An error and its causes on one line, each message once, the TLS and proxy ones in
 /// words, any URL's password redacted.
 pub fn describe(error: &(dyn StdError + 'static)) -> String {
@@ -196,6 +246,41 @@ mod tests {
     fn proxy_passwords_are_redacted() {
         let error = Wrap("proxy http://me:hunter2@proxy:3128 refused", None);
         assert!(!describe(&error).contains("hunter2"));
+    }
+
+    /// A hyper error from a server that closes the connection without answering.
+    async fn closed_by_server() -> hyper::Error {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            drop(stream);
+        });
+        let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(connection);
+        server.await.unwrap();
+        let request = http::Request::get("/")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        sender.send_request(request).await.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_after_an_unanswered_certificate_request_is_explained() {
+        let asked = ClosedAfterCertRequest::explain(Box::new(closed_by_server().await), true);
+        assert!(
+            asked.to_string().contains("certificate required"),
+            "{asked}"
+        );
+        let not_asked = ClosedAfterCertRequest::explain(Box::new(closed_by_server().await), false);
+        assert!(
+            !not_asked.to_string().contains("certificate"),
+            "{not_asked}"
+        );
+        let other = ClosedAfterCertRequest::explain(Box::new(Wrap("refused", None)), true);
+        assert_eq!(other.to_string(), "refused");
     }
 
     #[test]

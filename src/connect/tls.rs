@@ -18,6 +18,7 @@
 //! the same with its `aws-lc-rs` feature). The exporter's own endpoint names ring
 //! explicitly (`web::tls`) and is unaffected.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
@@ -82,12 +83,52 @@ impl ClientIdentity {
     }
 }
 
+/// Whether a server asked for a client certificate that we did not have. Over TLS 1.3
+/// a server that requires one says so after our side of the handshake is done, and its
+/// alert can lose the race with the first request, which then fails only as "connection
+/// was not ready"; this lets that error say what most likely happened.
+#[derive(Debug, Default)]
+pub struct UnansweredCertRequests(AtomicBool);
+
+impl UnansweredCertRequests {
+    pub fn happened(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A client certificate resolver that notes requests it had no certificate for.
+#[derive(Debug)]
+struct NotingResolver {
+    inner: Arc<dyn rustls::client::ResolvesClientCert>,
+    unanswered: Arc<UnansweredCertRequests>,
+}
+
+impl rustls::client::ResolvesClientCert for NotingResolver {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        let resolved = self.inner.resolve(root_hint_subjects, sigschemes);
+        if resolved.is_none() {
+            self.unanswered.0.store(true, Ordering::Relaxed);
+        }
+        resolved
+    }
+
+    fn has_certs(&self) -> bool {
+        self.inner.has_certs()
+    }
+}
+
 /// kube's TLS configuration for `config` (which must hold no kubeconfig client
 /// certificate: `identity` is that), with [`GoVerifier`] when the kubeconfig gives the
-/// certificate authority and verification is on.
+/// certificate authority and verification is on. Certificate requests we cannot answer
+/// are noted in `unanswered`.
 pub fn client_config(
     config: &kube::Config,
     identity: Option<&ClientIdentity>,
+    unanswered: &Arc<UnansweredCertRequests>,
 ) -> anyhow::Result<rustls::ClientConfig> {
     let go_roots = match (&config.root_cert, &config.root_cert_file) {
         (Some(roots), None) if !config.accept_invalid_certs => Some(roots),
@@ -115,6 +156,10 @@ pub fn client_config(
         let certified = identity.certified_key(&provider)?;
         tls.client_auth_cert_resolver = Arc::new(rustls::sign::SingleCertAndKey::from(certified));
     }
+    tls.client_auth_cert_resolver = Arc::new(NotingResolver {
+        inner: tls.client_auth_cert_resolver.clone(),
+        unanswered: unanswered.clone(),
+    });
     Ok(tls)
 }
 
