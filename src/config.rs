@@ -167,6 +167,13 @@ pub struct ScopeArgs {
     /// namespace/pod; node series go to shard 0.
     #[arg(long = "total-shards", env = "TOTAL_SHARDS", default_value_t = 1)]
     pub total_shards: u64,
+
+    /// Only pods with these labels, as `kubectl top pod -l` selects them (`app=web`,
+    /// `tier in (a,b)`, `!canary`): sent to the metrics API and the pod watch, so that
+    /// neither carries other pods. Node series are unaffected.
+    #[arg(long, short = 'l', env = "SELECTOR", value_name = "SELECTOR",
+          value_parser = parse_label_selector)]
+    pub selector: Option<String>,
 }
 
 /// Where the cluster is and who we are in it.
@@ -241,6 +248,12 @@ pub struct SnapshotArgs {
     /// The directory --every writes to; it must exist.
     #[arg(long, value_name = "DIR", requires = "every")]
     pub dir: Option<PathBuf>,
+
+    /// Only pods with these labels, as `kubectl top pod -l` selects them (`app=web`,
+    /// `tier in (a,b)`, `!canary`).
+    #[arg(long, short = 'l', env = "SELECTOR", value_name = "SELECTOR",
+          value_parser = parse_label_selector)]
+    pub selector: Option<String>,
 
     /// The start of each file's name: NAME@%Y%m%d_%H_%M.csv (UTC).
     #[arg(long, value_name = "NAME", default_value = "metrics", value_parser = parse_file_name)]
@@ -318,6 +331,14 @@ fn parse_size(text: &str) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
+/// A label selector in kubectl's syntax, checked and written as Kubernetes writes it
+/// back; an empty one (an unset `SELECTOR` passed through) selects every pod.
+fn parse_label_selector(text: &str) -> Result<String, String> {
+    simulator::label_selector::LabelSelector::parse(text)
+        .map(|selector| selector.to_string())
+        .map_err(|error| format!("not a label selector: {error}"))
+}
+
 fn parse_telemetry_path(path: &str) -> Result<String, String> {
     if path.starts_with('/') && path.len() > 1 {
         Ok(path.to_owned())
@@ -346,6 +367,25 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("1.5").is_err());
         assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn selectors_are_checked_and_written_back() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["metrics-server-prom"];
+            all.extend(args);
+            Cli::try_parse_from(all).map(|cli| cli.exporter.scope.selector)
+        };
+        assert_eq!(parse(&[]).unwrap(), None);
+        assert_eq!(
+            parse(&["--selector", "tier in (b, a), !canary"]).unwrap(),
+            Some("tier in (a,b),!canary".to_owned())
+        );
+        assert_eq!(
+            parse(&["-l", "app=web"]).unwrap(),
+            Some("app=web".to_owned())
+        );
+        assert!(parse(&["--selector", "app in a"]).is_err());
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!
 //! - [`config`] — every flag, its environment variable and its default.
 //! - [`connect`] — kubeconfig or in-cluster identity, the context, the kube clients, and
-//!   every timeout towards the API server.
+//!   every timeout towards the API server; kubeconfigs, proxies and server certificates
+//!   read as kubectl reads them.
 //! - [`sources`] — what is read from the cluster: the metrics API's PodMetrics and
 //!   NodeMetrics lists, and one watch loop that keeps the pod index (node and IP), the
 //!   pods' requests and limits, and the nodes' capacity.
@@ -23,8 +24,8 @@
 //!   simulated cluster behind `simulate` and `--simulate` is the `simulator` crate.
 //!
 //! Leaves that any step may use: [`quantity`] (Kubernetes' quantity grammar, exactly),
-//! [`duration`] (durations as flags and Go write them), [`scope`] (namespace filters and
-//! shards), [`string_pool`] (one allocation per name) and [`telemetry`] (logging).
+//! [`duration`] (durations as flags and Go write them), [`scope`] (namespace filters,
+//! the label selector and shards), [`string_pool`] (one allocation per name) and [`telemetry`] (logging).
 //!
 //! One scrape of `/metrics`: [`web::routes`] negotiates format and gzip
 //! ([`exposition::negotiate`]) and asks the [`Scraper`] for an exposition. Unless a read

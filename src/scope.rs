@@ -1,5 +1,6 @@
-//! Which pods and nodes one exporter exports: namespace filters for large clusters and
-//! a shard of the series when several replicas split the work.
+//! Which pods and nodes one exporter exports: namespace filters for large clusters, a
+//! label selector sent to the API server, and a shard of the series when several
+//! replicas split the work.
 //!
 //! Shards split by a stable hash (FNV-1a, 64 bit) of `namespace/pod`, so every
 //! container of a pod lands in the same shard and the split never changes between
@@ -16,6 +17,8 @@ pub struct Scope {
     node_metrics: bool,
     shard: u64,
     total_shards: u64,
+    /// Only pods with these labels (Kubernetes' selector syntax, already checked).
+    label_selector: Option<String>,
 }
 
 impl Default for Scope {
@@ -26,6 +29,7 @@ impl Default for Scope {
             node_metrics: false,
             shard: 0,
             total_shards: 1,
+            label_selector: None,
         }
     }
 }
@@ -64,7 +68,20 @@ impl Scope {
             node_metrics,
             shard,
             total_shards,
+            label_selector: None,
         })
+    }
+
+    /// Only pods `selector` selects; an empty selector selects every pod. The API
+    /// server applies it to the pod watch and the metrics list alike.
+    pub fn with_label_selector(mut self, selector: Option<String>) -> Self {
+        self.label_selector = selector.filter(|selector| !selector.trim().is_empty());
+        self
+    }
+
+    /// The `labelSelector` of pod lists and watches, if any.
+    pub fn label_selector(&self) -> Option<&str> {
+        self.label_selector.as_deref()
     }
 
     /// The namespaces to read one by one, or `None` to read cluster-wide.
@@ -131,6 +148,14 @@ mod tests {
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_empty_label_selector_selects_every_pod() {
+        let scope = Scope::default().with_label_selector(Some("app=web".into()));
+        assert_eq!(scope.label_selector(), Some("app=web"));
+        let unset = Scope::default().with_label_selector(Some(" ".into()));
+        assert_eq!(unset.label_selector(), None);
     }
 
     #[test]

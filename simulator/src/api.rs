@@ -13,6 +13,8 @@ use axum::Router;
 
 use super::core_objects::{Items, List, ListMeta, NodeJson, PodJson};
 use super::discovery;
+use super::label_selector::LabelSelector;
+use super::meta::PodLabels;
 use super::metrics_objects::{
     node_metrics, node_metrics_list, pod_metrics, pod_metrics_list, Encoding,
 };
@@ -117,7 +119,7 @@ async fn pods(
     };
     if params.watch {
         return match WatchParams::parse(&query) {
-            Ok(watch_params) => watch::serve(simulation, namespace, watch_params),
+            Ok(watch_params) => watch::serve(simulation, namespace, params.selector, watch_params),
             Err(status) => status.into_response(),
         };
     }
@@ -134,7 +136,12 @@ async fn pods(
                 .next_after
                 .map(|(namespace, name)| encode_continue(&namespace, &name)),
         };
-        let items = page.pods.into_iter().map(|pod| PodJson::item(pod));
+        // A page may come out short of `limit`: Kubernetes allows that.
+        let items = page
+            .pods
+            .into_iter()
+            .filter(|pod| PodLabels(pod).selected_by(&params.selector))
+            .map(|pod| PodJson::item(pod));
         serde_json::to_vec(&List::new("PodList", metadata, Items::new(items)))
             .expect("serializing to memory cannot fail")
     })
@@ -197,12 +204,21 @@ async fn all_pod_metrics(
     State(simulation): Shared,
     Path(version): Path<String>,
     headers: HeaderMap,
+    Query(query): QueryMap,
 ) -> Response {
     let Some(version) = simulation.versions().find(&version) else {
         return Status::unknown_path().into_response();
     };
+    let selector = match label_selector(&query) {
+        Ok(selector) => selector,
+        Err(status) => return status.into_response(),
+    };
     let encoding = encoding(&headers);
-    match tokio::task::spawn_blocking(move || simulation.all_pod_metrics(version, encoding)).await {
+    let render = move || match selector.is_empty() {
+        true => simulation.all_pod_metrics(version, encoding),
+        false => pod_metrics_list(&simulation.read(), version, None, &selector, encoding).into(),
+    };
+    match tokio::task::spawn_blocking(render).await {
         Ok(body) => encoded_response(body, encoding),
         Err(_) => Status::unknown_path().into_response(),
     }
@@ -212,13 +228,24 @@ async fn namespace_pod_metrics(
     State(simulation): Shared,
     Path((version, namespace)): Path<(String, String)>,
     headers: HeaderMap,
+    Query(query): QueryMap,
 ) -> Response {
     let Some(version) = simulation.versions().find(&version) else {
         return Status::unknown_path().into_response();
     };
+    let selector = match label_selector(&query) {
+        Ok(selector) => selector,
+        Err(status) => return status.into_response(),
+    };
     let encoding = encoding(&headers);
     match tokio::task::spawn_blocking(move || {
-        pod_metrics_list(&simulation.read(), version, Some(&namespace), encoding)
+        pod_metrics_list(
+            &simulation.read(),
+            version,
+            Some(&namespace),
+            &selector,
+            encoding,
+        )
     })
     .await
     {
@@ -292,13 +319,23 @@ async fn render_off_worker(render: impl FnOnce() -> Vec<u8> + Send + 'static) ->
     }
 }
 
-/// The list parameters honoured: `limit`, `continue`, and `watch` to switch to a watch.
-/// Selectors are accepted and ignored.
+/// The list parameters honoured: `limit`, `continue`, `labelSelector` (on pod labels),
+/// and `watch` to switch to a watch. Field selectors are accepted and ignored.
 #[derive(Debug, Default)]
 struct ListParams {
     watch: bool,
     limit: Option<usize>,
     continue_after: Option<(String, String)>,
+    selector: LabelSelector,
+}
+
+/// The `labelSelector` query parameter; a malformed one is a 400, as from Kubernetes.
+pub(crate) fn label_selector(query: &HashMap<String, String>) -> Result<LabelSelector, Status> {
+    match query.get("labelSelector") {
+        None => Ok(LabelSelector::default()),
+        Some(text) => LabelSelector::parse(text)
+            .map_err(|error| Status::bad_request(format!("unable to parse requirement: {error}"))),
+    }
 }
 
 impl ListParams {
@@ -321,6 +358,7 @@ impl ListParams {
             watch: flag(query, "watch"),
             limit,
             continue_after,
+            selector: label_selector(query)?,
         })
     }
 }

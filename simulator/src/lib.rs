@@ -19,6 +19,7 @@ mod generate;
 mod go_duration;
 mod identifiers;
 mod kubeconfig;
+pub mod label_selector;
 mod meta;
 mod metrics_objects;
 mod model;

@@ -2,6 +2,7 @@
 //! as controllers set them, and values that Kubernetes writes as strings (timestamps,
 //! resourceVersions, UIDs), serialized without building intermediate strings.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use k8s_openapi::jiff::Timestamp;
@@ -9,6 +10,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::identifiers::Uid;
+use super::label_selector::LabelSelector;
 use super::model::{PodRecord, WorkloadKind};
 
 /// Serializes any `Display` value as a JSON string.
@@ -47,6 +49,59 @@ pub(crate) struct PodLabels<'a>(pub &'a PodRecord);
 impl PodLabels<'_> {
     pub(crate) fn is_empty(&self) -> bool {
         self.0.workload.kind == WorkloadKind::Standalone
+    }
+
+    /// The value of one label, as serialized below (a test holds the two together).
+    pub(crate) fn value(&self, key: &str) -> Option<Cow<'_, str>> {
+        let pod = self.0;
+        let workload = &*pod.workload;
+        let value: Cow<'_, str> = match (workload.kind, key) {
+            (WorkloadKind::Standalone, _) => return None,
+            (_, "app") => Cow::Borrowed(&*workload.name),
+            (WorkloadKind::Deployment, "pod-template-hash") => {
+                Cow::Borrowed(&*workload.template_hash)
+            }
+            (WorkloadKind::StatefulSet, "apps.kubernetes.io/pod-index") => {
+                Cow::Borrowed(pod.name.rsplit('-').next().unwrap_or("0"))
+            }
+            (WorkloadKind::StatefulSet, "controller-revision-hash") => {
+                Cow::Owned(format!("{}-{}", workload.name, workload.template_hash))
+            }
+            (WorkloadKind::StatefulSet, "statefulset.kubernetes.io/pod-name") => {
+                Cow::Borrowed(&*pod.name)
+            }
+            (WorkloadKind::DaemonSet, "controller-revision-hash") => {
+                Cow::Borrowed(&*workload.template_hash)
+            }
+            (WorkloadKind::DaemonSet, "pod-template-generation") => Cow::Borrowed("1"),
+            _ => return None,
+        };
+        Some(value)
+    }
+
+    /// Whether `selector` selects this pod.
+    pub(crate) fn selected_by(&self, selector: &LabelSelector) -> bool {
+        if selector.is_empty() {
+            return true;
+        }
+        let keys = [
+            "app",
+            "pod-template-hash",
+            "apps.kubernetes.io/pod-index",
+            "controller-revision-hash",
+            "statefulset.kubernetes.io/pod-name",
+            "pod-template-generation",
+        ];
+        let values: Vec<(&str, Cow<'_, str>)> = keys
+            .iter()
+            .filter_map(|key| Some((*key, self.value(key)?)))
+            .collect();
+        selector.matches(|key| {
+            values
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, value)| value.as_ref())
+        })
     }
 }
 
@@ -134,6 +189,27 @@ impl<'a> OwnerReference<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_values_are_the_serialized_labels() {
+        let mut generator = crate::generate::Generator::new(3, 4, 3);
+        let mut resource_version = 0;
+        let pods = generator.initial_pods(300, 1_800_000_000, &mut resource_version);
+        let mut kinds = std::collections::HashSet::new();
+        for pod in &pods {
+            let labels = PodLabels(pod);
+            let serialized = serde_json::to_value(labels).unwrap();
+            let map = serialized.as_object().unwrap();
+            for (key, value) in map {
+                assert_eq!(labels.value(key).as_deref(), value.as_str(), "{key}");
+                let selector = LabelSelector::parse(&format!("{key}={}", value.as_str().unwrap()));
+                assert!(labels.selected_by(&selector.unwrap()), "{key}");
+            }
+            assert_eq!(labels.value("not-a-label"), None);
+            kinds.insert(format!("{:?}", pod.workload.kind));
+        }
+        assert!(kinds.len() >= 3, "several workload kinds: {kinds:?}");
+    }
 
     #[test]
     fn timestamps_are_rfc3339_seconds() {

@@ -7,6 +7,7 @@ use serde::{Serialize, Serializer};
 
 use super::cluster::Cluster;
 use super::core_objects::{Items, NodeLabels};
+use super::label_selector::LabelSelector;
 use super::meta::{PodLabels, Time};
 use super::model::{NodeRecord, PodRecord};
 use super::usage::{container_usage, node_usage};
@@ -73,10 +74,23 @@ pub(crate) fn pod_metrics_list(
     cluster: &Cluster,
     version: &str,
     namespace: Option<&str>,
+    selector: &LabelSelector,
     encoding: Encoding,
 ) -> Vec<u8> {
     let context = Context::new(cluster, version);
-    let pods = cluster.pods(namespace);
+    let selected: Vec<std::sync::Arc<PodRecord>>;
+    let pods = match selector.is_empty() {
+        true => cluster.pods(namespace),
+        false => {
+            selected = cluster
+                .pods(namespace)
+                .iter()
+                .filter(|pod| PodLabels(pod).selected_by(selector))
+                .cloned()
+                .collect();
+            &selected
+        }
+    };
     if encoding == Encoding::Protobuf {
         return pod_metrics_protobuf(cluster, &context, pods);
     }

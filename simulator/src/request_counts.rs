@@ -18,6 +18,8 @@ pub(crate) struct RequestCounts {
     pod_watches: AtomicU64,
     cluster_scoped_reads: AtomicU64,
     protobuf_metrics_lists: AtomicU64,
+    labelled_pod_metrics_lists: AtomicU64,
+    labelled_pod_reads: AtomicU64,
     other: AtomicU64,
 }
 
@@ -34,6 +36,12 @@ pub struct RequestTally {
     /// Pod and node metrics lists answered in protobuf (the client asked for it).
     #[serde(default)]
     pub protobuf_metrics_lists: u64,
+    /// Pod metrics lists that carried a `labelSelector`.
+    #[serde(default)]
+    pub labelled_pod_metrics_lists: u64,
+    /// Pod lists and watches that carried a `labelSelector`.
+    #[serde(default)]
+    pub labelled_pod_reads: u64,
     pub other: u64,
 }
 
@@ -57,6 +65,18 @@ impl RequestCounts {
             _ => &self.other,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        let labelled = query
+            .split('&')
+            .any(|pair| pair.starts_with("labelSelector=") && pair.len() > "labelSelector=".len());
+        if labelled && std::ptr::eq(counter, &self.pod_metrics_lists) {
+            self.labelled_pod_metrics_lists
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        if labelled
+            && (std::ptr::eq(counter, &self.pod_lists) || std::ptr::eq(counter, &self.pod_watches))
+        {
+            self.labelled_pod_reads.fetch_add(1, Ordering::Relaxed);
+        }
         let cluster_scoped = matches!(
             segments.as_slice(),
             ["apis", "metrics.k8s.io", _, "pods" | "nodes"] | ["api", "v1", "pods"]
@@ -75,6 +95,8 @@ impl RequestCounts {
             pod_watches: read(&self.pod_watches),
             cluster_scoped_reads: read(&self.cluster_scoped_reads),
             protobuf_metrics_lists: read(&self.protobuf_metrics_lists),
+            labelled_pod_metrics_lists: read(&self.labelled_pod_metrics_lists),
+            labelled_pod_reads: read(&self.labelled_pod_reads),
             other: read(&self.other),
         }
     }
@@ -117,16 +139,23 @@ mod tests {
         counts.count("/apis/metrics.k8s.io/v1beta1/nodes", "");
         counts.count("/api/v1/pods", "limit=500");
         counts.count("/api/v1/namespaces/a/pods", "watch=true&resourceVersion=5");
+        counts.count("/api/v1/pods", "watch=true&labelSelector=app%3Dweb");
+        counts.count(
+            "/apis/metrics.k8s.io/v1beta1/pods",
+            "labelSelector=app%3Dweb",
+        );
         counts.count("/apis", "");
         assert_eq!(
             counts.tally(),
             RequestTally {
-                pod_metrics_lists: 2,
+                pod_metrics_lists: 3,
                 node_metrics_lists: 1,
                 pod_lists: 1,
-                pod_watches: 1,
-                cluster_scoped_reads: 3,
+                pod_watches: 2,
+                cluster_scoped_reads: 5,
                 protobuf_metrics_lists: 0,
+                labelled_pod_metrics_lists: 1,
+                labelled_pod_reads: 1,
                 other: 1,
             }
         );

@@ -9,6 +9,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::cluster::Cluster;
 use super::event_log::PodChange;
+use super::label_selector::LabelSelector;
 use super::metrics_objects::{pod_metrics_list, Encoding};
 use super::request_counts::RequestCounts;
 use super::MetricsApiVersion;
@@ -100,7 +101,13 @@ impl Simulation {
             return cached.body.clone();
         }
         drop(cache);
-        let body = Bytes::from(pod_metrics_list(&cluster, version, None, encoding));
+        let body = Bytes::from(pod_metrics_list(
+            &cluster,
+            version,
+            None,
+            &LabelSelector::default(),
+            encoding,
+        ));
         let mut cache = self.pod_metrics.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|c| c.tick == tick && (c.version, c.encoding) != (version, encoding));
         cache.push(CachedDocument {

@@ -18,6 +18,8 @@ use tokio::time::Instant;
 use super::api::flag;
 use super::core_objects::{Bookmark, PodJson, WatchEventJson};
 use super::event_log::{ChangeKind, PodChange};
+use super::label_selector::LabelSelector;
+use super::meta::PodLabels;
 use super::model::PodRecord;
 use super::simulation::{Broadcast, Simulation};
 use super::status::{json_response, Status};
@@ -83,14 +85,19 @@ enum Line {
 }
 
 /// Starts a watch and returns its streaming response.
+/// Only pods in `namespace` (when given) that `selector` selects are watched; a pod's
+/// labels never change here, so no pod leaves the selection while it lives.
 pub(crate) fn serve(
     simulation: Arc<Simulation>,
     namespace: Option<String>,
+    selector: LabelSelector,
     params: WatchParams,
 ) -> Response {
     let deadline = Instant::now() + params.timeout;
-    let in_namespace =
-        move |pod: &PodRecord| namespace.as_deref().is_none_or(|ns| pod.namespace() == ns);
+    let watched = move |pod: &PodRecord| {
+        namespace.as_deref().is_none_or(|ns| pod.namespace() == ns)
+            && PodLabels(pod).selected_by(&selector)
+    };
 
     let (backlog, changes) = {
         let cluster = simulation.read();
@@ -99,7 +106,7 @@ pub(crate) fn serve(
                 let mut lines: Vec<Line> = cluster
                     .pods(None)
                     .iter()
-                    .filter(|pod| pod.listed && in_namespace(pod))
+                    .filter(|pod| pod.listed && watched(pod))
                     .map(|pod| Line::Current(pod.clone()))
                     .collect();
                 if params.send_initial_events {
@@ -122,7 +129,7 @@ pub(crate) fn serve(
             Start::After(resource_version) => match cluster.changes_since(resource_version) {
                 Ok(changes) => changes
                     .into_iter()
-                    .filter(|change| change.pod.listed && in_namespace(&change.pod))
+                    .filter(|change| change.pod.listed && watched(&change.pod))
                     .map(Line::Change)
                     .collect(),
                 Err(expired) => {
@@ -137,7 +144,7 @@ pub(crate) fn serve(
     let (sender, receiver) = mpsc::channel::<Bytes>(16);
     let stream = Stream {
         changes,
-        in_namespace: Box::new(in_namespace),
+        watched: Box::new(watched),
         bookmarks: params.bookmarks,
         deadline,
         shutdown: simulation.shutdown_receiver(),
@@ -154,7 +161,7 @@ pub(crate) fn serve(
 /// The task feeding one watch's response body.
 struct Stream {
     changes: broadcast::Receiver<Broadcast>,
-    in_namespace: Box<dyn Fn(&PodRecord) -> bool + Send>,
+    watched: Box<dyn Fn(&PodRecord) -> bool + Send>,
     bookmarks: bool,
     deadline: Instant,
     shutdown: watch::Receiver<bool>,
@@ -177,7 +184,7 @@ impl Stream {
             };
             let line = match received {
                 Ok(Broadcast::Change(change))
-                    if change.pod.listed && (self.in_namespace)(&change.pod) =>
+                    if change.pod.listed && (self.watched)(&change.pod) =>
                 {
                     Line::Change(change)
                 }

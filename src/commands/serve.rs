@@ -28,7 +28,8 @@ pub async fn run(args: ExporterArgs, shutdown: impl Future<Output = ()>) -> anyh
             args.scope.shard,
             args.scope.total_shards,
         )
-        .map_err(anyhow::Error::msg)?,
+        .map_err(anyhow::Error::msg)?
+        .with_label_selector(args.scope.selector.clone()),
     );
     let web = WebServer::new(&args.web)?;
     let simulated = match args.simulate {
@@ -44,6 +45,7 @@ pub async fn run(args: ExporterArgs, shutdown: impl Future<Output = ()>) -> anyh
     let api = MetricsApi::new(connection.bounded_client(timeout)?)
         .with_content_type(args.cluster.metrics_content_type)
         .with_max_response_bytes(args.metrics_max_response_size)
+        .with_label_selector(scope.label_selector().map(str::to_owned))
         .with_identity(format!(
             "user {:?} (context {:?})",
             connection.identity.user, connection.identity.context
@@ -55,6 +57,7 @@ pub async fn run(args: ExporterArgs, shutdown: impl Future<Output = ()>) -> anyh
             context = %identity.context,
             user = %identity.user,
             source = %identity.source,
+            proxy = identity.proxy.as_deref().unwrap_or("none"),
             metrics_api = %format!("{GROUP}/{version}"),
             "connected; {GROUP} is served"
         ),
@@ -63,6 +66,7 @@ pub async fn run(args: ExporterArgs, shutdown: impl Future<Output = ()>) -> anyh
             context = %identity.context,
             user = %identity.user,
             source = %identity.source,
+            proxy = identity.proxy.as_deref().unwrap_or("none"),
             %error,
             "connected; {GROUP} is not available yet (is metrics-server installed?)"
         ),

@@ -1,39 +1,59 @@
-//! Connecting to the cluster: which kubeconfig or in-cluster identity, which context,
-//! and the clients made from it. Two clients share one configuration: a patient one for
-//! the watches and a bounded one for metrics reads, which must answer within a scrape
-//! ([`timeouts`] decides how long).
+//! Connecting to the cluster wherever kubectl connects: which kubeconfig or in-cluster
+//! identity, which context, and the clients made from it. Two clients share one
+//! configuration: a patient one for the watches and a bounded one for metrics reads,
+//! which must answer within a scrape ([`timeouts`] decides how long).
+//!
+//! - [`kubeconfig`] — finding and reading the kubeconfig as client-go reads it.
+//! - [`proxy`] — which proxy, by Go's rules; proxy URLs without their password.
+//! - [`tls`] — kube's TLS configuration with Go's verification rules.
+//! - [`token_file`] — a `tokenFile` as client-go sends it.
+//! - [`client`] — the kube client stack over all of these.
+//! - [`errors`] — connection failures in words, naming the server and the proxy.
 
+mod client;
+mod errors;
+pub mod kubeconfig;
+pub mod proxy;
 mod timeouts;
+mod tls;
+mod token_file;
 
+pub use errors::describe as describe_error;
+pub use kubeconfig::MOUNTED_KUBECONFIG;
 pub use timeouts::{is_timeout, BoundedClient, ReadTimeout, TimedOut};
 
-use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use anyhow::Context as _;
+use kube::config::Kubeconfig;
 
 use crate::config::ClusterArgs;
-
-/// Where the original metrics-server-prom image expects the kubeconfig to be mounted.
-pub const MOUNTED_KUBECONFIG: &str = "/etc/kube/config";
+use client::Transport;
+use kubeconfig::Selected;
+use proxy::ProxyEnv;
+use tls::ClientIdentity;
+use token_file::TokenFile;
 
 /// A resolved cluster connection and a description of it that is safe to log.
 #[derive(Clone)]
 pub struct Connection {
     config: kube::Config,
+    transport: Arc<Transport>,
     pub identity: Identity,
 }
 
-/// Server, context and user names: never a token, key or password.
+/// Server, context, user and proxy: never a token, key or password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub server: String,
     pub context: String,
     pub user: String,
     pub source: String,
+    /// The proxy in use, its password redacted.
+    pub proxy: Option<String>,
 }
 
 impl fmt::Display for Identity {
@@ -42,71 +62,28 @@ impl fmt::Display for Identity {
             f,
             "server {} context {:?} user {:?} ({})",
             self.server, self.context, self.user, self.source
-        )
-    }
-}
-
-/// Where the kubeconfig comes from, in the order the flags document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum KubeconfigSource {
-    Flag(PathBuf),
-    /// `$KUBECONFIG`, possibly a list of files to merge.
-    Env,
-    Mounted,
-    Home(PathBuf),
-    InCluster,
-}
-
-fn locate_kubeconfig(
-    flag: Option<&Path>,
-    env: Option<OsString>,
-    home: Option<PathBuf>,
-    exists: impl Fn(&Path) -> bool,
-) -> KubeconfigSource {
-    if let Some(path) = flag {
-        return KubeconfigSource::Flag(path.to_owned());
-    }
-    if env.is_some_and(|value| !value.is_empty()) {
-        return KubeconfigSource::Env;
-    }
-    if exists(Path::new(MOUNTED_KUBECONFIG)) {
-        return KubeconfigSource::Mounted;
-    }
-    if let Some(path) = home.map(|home| home.join(".kube").join("config")) {
-        if exists(&path) {
-            return KubeconfigSource::Home(path);
+        )?;
+        if let Some(proxy) = &self.proxy {
+            write!(f, " through proxy {proxy}")?;
         }
+        Ok(())
     }
-    KubeconfigSource::InCluster
 }
 
 impl Connection {
     /// Resolves the connection the flags describe. An unknown context is an error that
     /// lists the contexts the kubeconfig has.
     pub async fn resolve(args: &ClusterArgs) -> anyhow::Result<Self> {
-        let source = locate_kubeconfig(
+        let source = kubeconfig::locate(
             args.kubeconfig.as_deref(),
             std::env::var_os("KUBECONFIG"),
             std::env::var_os("HOME").map(PathBuf::from),
             Path::exists,
         );
-        let (kubeconfig, described) = match &source {
-            KubeconfigSource::InCluster => return Self::in_cluster(),
-            KubeconfigSource::Env => (
-                Kubeconfig::from_env()?.context("KUBECONFIG is empty")?,
-                "kubeconfig from $KUBECONFIG".to_owned(),
-            ),
-            KubeconfigSource::Flag(path) | KubeconfigSource::Home(path) => (
-                Kubeconfig::read_from(path)
-                    .with_context(|| format!("reading kubeconfig {}", path.display()))?,
-                format!("kubeconfig {}", path.display()),
-            ),
-            KubeconfigSource::Mounted => (
-                Kubeconfig::read_from(MOUNTED_KUBECONFIG)
-                    .with_context(|| format!("reading kubeconfig {MOUNTED_KUBECONFIG}"))?,
-                format!("kubeconfig {MOUNTED_KUBECONFIG}"),
-            ),
-        };
+        if source == kubeconfig::KubeconfigSource::InCluster {
+            return Self::in_cluster();
+        }
+        let (kubeconfig, described) = kubeconfig::read(&source)?;
         Self::from_kubeconfig(kubeconfig, args.context.clone(), described).await
     }
 
@@ -115,49 +92,73 @@ impl Connection {
         context: Option<String>,
         source: String,
     ) -> anyhow::Result<Self> {
-        // An empty KUBE_CONTEXT (a compose file passing it through unset) means none.
-        let context = context.filter(|name| !name.is_empty());
-        let context_name = match context.or_else(|| kubeconfig.current_context.clone()) {
-            Some(name) => name,
-            None => bail!(
-                "{source} sets no current-context; pick one with --context or KUBE_CONTEXT ({})",
-                list_contexts(&kubeconfig)
-            ),
-        };
-        let Some(named) = kubeconfig.contexts.iter().find(|c| c.name == context_name) else {
-            bail!(
-                "context {context_name:?} is not in {source}; it has: {}",
-                list_contexts(&kubeconfig)
+        let selected = kubeconfig::select(kubeconfig, context, &source)?;
+        let context_name = selected.context_name.clone();
+        Self::from_selected(selected, source.clone())
+            .with_context(|| format!("loading context {context_name:?} from {source}"))
+    }
+
+    /// The context read as kubectl reads it (see [`kubeconfig`]), and the proxy Go
+    /// would choose for its server.
+    fn from_selected(mut selected: Selected, source: String) -> anyhow::Result<Self> {
+        selected.check()?;
+        selected.strip_base64_whitespace();
+        if selected.drop_credentials_for_plain_http() {
+            tracing::warn!(
+                server = selected.cluster.server.as_deref().unwrap_or_default(),
+                user = %selected.user_name,
+                "the server is plain http://, so the user's credentials are not sent \
+                 (as kubectl does not send them)"
             );
+        }
+        let token_file = match selected.take_token_file() {
+            Some(path) => Some(
+                TokenFile::open(&path)
+                    .with_context(|| format!("the tokenFile of user {:?}", selected.user_name))?,
+            ),
+            None => None,
         };
-        let user = named
-            .context
-            .as_ref()
-            .and_then(|c| c.user.clone())
-            .unwrap_or_default();
-        let options = KubeConfigOptions {
-            context: Some(context_name.clone()),
-            ..KubeConfigOptions::default()
+        let identity = match selected.client_identity_pem()? {
+            Some((cert, key)) => Some(ClientIdentity::from_pem(&cert, &key, &selected.user_name)?),
+            None => None,
         };
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .with_context(|| format!("loading context {context_name:?} from {source}"))?;
+        selected.take_client_identity();
+        let config = selected.kube_config()?;
+        let proxy = proxy::choose(
+            selected.cluster.proxy_url.as_deref(),
+            &selected.cluster_name,
+            &config.cluster_url,
+            &ProxyEnv::from_process(),
+        )?;
         Ok(Connection {
             identity: Identity {
                 server: config.cluster_url.to_string(),
-                context: context_name,
-                user,
+                context: selected.context_name,
+                user: selected.user_name,
                 source,
+                proxy: proxy.as_ref().map(ToString::to_string),
             },
+            transport: Arc::new(Transport {
+                proxy,
+                identity,
+                token_file,
+            }),
             config,
         })
     }
 
-    /// The pod's service account; kube re-reads its token file as it rotates.
+    /// The pod's service account; kube re-reads its token file and CA as they rotate.
+    /// A proxy from the environment applies as in client-go's in-cluster config.
     fn in_cluster() -> anyhow::Result<Self> {
         let config = kube::Config::incluster().context(
             "no kubeconfig found (--kubeconfig, $KUBECONFIG, /etc/kube/config, ~/.kube/config) \
              and not running in a cluster",
+        )?;
+        let proxy = proxy::choose(
+            None,
+            "in-cluster",
+            &config.cluster_url,
+            &ProxyEnv::from_process(),
         )?;
         Ok(Connection {
             identity: Identity {
@@ -165,7 +166,12 @@ impl Connection {
                 context: "in-cluster".to_owned(),
                 user: format!("service account in namespace {}", config.default_namespace),
                 source: "in-cluster service account".to_owned(),
+                proxy: proxy.as_ref().map(ToString::to_string),
             },
+            transport: Arc::new(Transport {
+                proxy,
+                ..Transport::default()
+            }),
             config,
         })
     }
@@ -179,64 +185,30 @@ impl Connection {
                 context: context.to_owned(),
                 user: "anonymous".to_owned(),
                 source: "simulated cluster".to_owned(),
+                proxy: None,
             },
+            transport: Arc::new(Transport::default()),
             config,
         })
     }
 
-    /// For the long-lived pod watch: kube's defaults (long read timeout, retries).
+    /// For the long-lived watches: kube's defaults (no read timeout, retries).
     pub fn watch_client(&self) -> anyhow::Result<kube::Client> {
-        Ok(kube::Client::try_from(self.config.clone())?)
+        client::build(&self.config, &self.transport)
     }
 
     /// For metrics reads on the scrape path: every wait bounded by `timeout`.
     pub fn bounded_client(&self, timeout: Duration) -> anyhow::Result<BoundedClient> {
-        Ok(BoundedClient::new(self.config.clone(), timeout)?)
-    }
-}
-
-fn list_contexts(kubeconfig: &Kubeconfig) -> String {
-    let names: Vec<&str> = kubeconfig
-        .contexts
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    if names.is_empty() {
-        "no contexts".to_owned()
-    } else {
-        names.join(", ")
+        let mut config = self.config.clone();
+        timeouts::bound(&mut config, timeout);
+        let client = client::build(&config, &self.transport)?;
+        Ok(BoundedClient::new(client, timeout))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn locate(flag: Option<&str>, env: Option<&str>, existing: &[&str]) -> KubeconfigSource {
-        locate_kubeconfig(
-            flag.map(Path::new),
-            env.map(OsString::from),
-            Some(PathBuf::from("/home/me")),
-            |path| existing.iter().any(|e| Path::new(e) == path),
-        )
-    }
-
-    #[test]
-    fn kubeconfig_lookup_order() {
-        let all = ["/etc/kube/config", "/home/me/.kube/config"];
-        assert_eq!(
-            locate(Some("/x"), Some("/y"), &all),
-            KubeconfigSource::Flag("/x".into())
-        );
-        assert_eq!(locate(None, Some("/y"), &all), KubeconfigSource::Env);
-        assert_eq!(locate(None, Some(""), &all), KubeconfigSource::Mounted);
-        assert_eq!(locate(None, None, &all), KubeconfigSource::Mounted);
-        assert_eq!(
-            locate(None, None, &all[1..]),
-            KubeconfigSource::Home("/home/me/.kube/config".into())
-        );
-        assert_eq!(locate(None, None, &[]), KubeconfigSource::InCluster);
-    }
 
     fn two_contexts() -> Kubeconfig {
         Kubeconfig::from_yaml(

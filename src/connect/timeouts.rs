@@ -44,16 +44,19 @@ pub struct BoundedClient {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimedOut;
 
+/// Sets every wait of `config` to `timeout` and turns kube's retries off, for
+/// [`BoundedClient`].
+pub(super) fn bound(config: &mut kube::Config, timeout: Duration) {
+    config.default_retry = false;
+    config.connect_timeout = Some(timeout);
+    config.read_timeout = Some(timeout);
+    config.write_timeout = Some(timeout);
+}
+
 impl BoundedClient {
-    pub(super) fn new(mut config: kube::Config, timeout: Duration) -> kube::Result<Self> {
-        config.default_retry = false;
-        config.connect_timeout = Some(timeout);
-        config.read_timeout = Some(timeout);
-        config.write_timeout = Some(timeout);
-        Ok(BoundedClient {
-            client: kube::Client::try_from(config)?,
-            timeout,
-        })
+    /// `client` must have been built from a config passed through [`bound`].
+    pub(super) fn new(client: kube::Client, timeout: Duration) -> Self {
+        BoundedClient { client, timeout }
     }
 
     pub fn client(&self) -> &kube::Client {

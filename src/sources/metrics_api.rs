@@ -414,6 +414,8 @@ pub struct MetricsApi {
     identity: String,
     encoding: ContentType,
     version: Mutex<Option<&'static str>>,
+    /// `--selector`, sent as `labelSelector` with the PodMetrics lists.
+    label_selector: Option<String>,
 }
 
 impl MetricsApi {
@@ -436,6 +438,13 @@ impl MetricsApi {
         self
     }
 
+    /// Lists only the PodMetrics of pods `selector` selects (metrics-server filters by
+    /// the pods' labels).
+    pub fn with_label_selector(mut self, selector: Option<String>) -> Self {
+        self.label_selector = selector;
+        self
+    }
+
     pub fn new(client: BoundedClient) -> Self {
         MetricsApi {
             client,
@@ -443,6 +452,7 @@ impl MetricsApi {
             identity: "this exporter's identity".to_owned(),
             encoding: ContentType::Protobuf,
             version: Mutex::new(None),
+            label_selector: None,
         }
     }
 
@@ -472,6 +482,13 @@ impl MetricsApi {
         let path = match namespace {
             Some(namespace) => format!("/apis/{GROUP}/{version}/namespaces/{namespace}/pods"),
             None => format!("/apis/{GROUP}/{version}/pods"),
+        };
+        let path = match &self.label_selector {
+            Some(selector) => format!(
+                "{path}?labelSelector={}",
+                percent_encoding::utf8_percent_encode(selector, percent_encoding::NON_ALPHANUMERIC)
+            ),
+            None => path,
         };
         self.get(&path, self.encoding).await
     }
@@ -585,6 +602,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// The RBAC rule a metrics path needs, in words.
 fn permission_for(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         [.., "namespaces", namespace, "pods"] => {

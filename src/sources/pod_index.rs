@@ -78,17 +78,18 @@ impl PodIndex {
         resources: Option<PodResources>,
     ) -> Self {
         let pods = Arc::new(RwLock::new(Pods::default()));
+        // With --selector the API server sends only the selected pods.
+        let config = || match scope.label_selector() {
+            Some(selector) => watch::config().labels(selector),
+            None => watch::config(),
+        };
         let watches: Vec<(Api<PodPlacement<S>>, watcher::Config, Partition)> =
             match scope.allowed_namespaces() {
                 Some(namespaces) => namespaces
                     .iter()
                     .map(|ns| {
                         let api = Api::namespaced(client.clone(), ns);
-                        (
-                            api,
-                            watch::config(),
-                            Partition::Namespace(Arc::from(ns.as_str())),
-                        )
+                        (api, config(), Partition::Namespace(Arc::from(ns.as_str())))
                     })
                     .collect(),
                 None => {
@@ -96,7 +97,7 @@ impl PodIndex {
                         .excluded_namespaces()
                         .map(|ns| format!("metadata.namespace!={ns}"))
                         .collect();
-                    let mut config = watch::config();
+                    let mut config = config();
                     if !excluded.is_empty() {
                         config = config.fields(&excluded.join(","));
                     }

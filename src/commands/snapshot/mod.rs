@@ -62,7 +62,8 @@ pub async fn run(
     };
     let connection = Connection::resolve(&cluster).await?;
     tracing::debug!(identity = %connection.identity, "connected");
-    let reader = ClusterReader::new(connection, selection, timeout, cluster.metrics_content_type)?;
+    let reader = ClusterReader::new(connection, selection, timeout, cluster.metrics_content_type)?
+        .with_label_selector(args.selector.clone());
     let render = |rows: &Rows| render(rows, format, args.group_by, args.resources);
     let result = match (args.every, &args.dir) {
         (Some(every), Some(dir)) => {

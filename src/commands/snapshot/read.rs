@@ -55,6 +55,8 @@ pub struct ClusterReader {
     /// Bounded by the timeout, no retries: for the one-pod list before the watch.
     bounded: BoundedClient,
     selection: Selection,
+    /// Which pods are read (`--selector`); node rows are not affected.
+    scope: Arc<Scope>,
     pods: OnceLock<PodIndex>,
     nodes: OnceLock<NodeIndex>,
 }
@@ -72,9 +74,20 @@ impl ClusterReader {
             bounded,
             connection,
             selection,
+            scope: Arc::new(Scope::default()),
             pods: OnceLock::new(),
             nodes: OnceLock::new(),
         })
+    }
+
+    /// Reads only the pods `selector` selects, in the metrics list and the pod watch.
+    pub fn with_label_selector(mut self, selector: Option<String>) -> Self {
+        let scope = Scope::default().with_label_selector(selector);
+        self.api = self
+            .api
+            .with_label_selector(scope.label_selector().map(str::to_owned));
+        self.scope = Arc::new(scope);
+        self
     }
 
     /// Ends the watches.
@@ -208,15 +221,19 @@ impl ClusterReader {
         if let Some(pods) = self.pods.get().filter(|pods| pods.is_synced()) {
             return Ok(pods);
         }
+        let mut first = ListParams::default().limit(1);
+        if let Some(selector) = self.scope.label_selector() {
+            first = first.labels(selector);
+        }
         Api::<PodPlacement>::all(self.bounded.client().clone())
-            .list(&ListParams::default().limit(1))
+            .list(&first)
             .await
             .map_err(|error| {
                 anyhow!("listing pods from {server} (for their node and IP): {error}")
             })?;
         let client = self.connection.watch_client()?;
         let pods = self.pods.get_or_init(|| {
-            let scope = Arc::new(Scope::default());
+            let scope = self.scope.clone();
             match self.selection.resources {
                 true => PodIndex::spawn_with_resources(client, scope),
                 false => PodIndex::spawn(client, scope),
