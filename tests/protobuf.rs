@@ -7,7 +7,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use simulator::RequestTally;
 use support::{parse_exposition, series, wait_until_ok, Process};
 
 const USAGE_FAMILIES: [&str; 4] = [
@@ -17,14 +16,7 @@ const USAGE_FAMILIES: [&str; 4] = [
     "kube_metrics_server_node_mem",
 ];
 
-async fn tally(api: &str) -> RequestTally {
-    reqwest::get(format!("{api}/simulator/requests"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use support::request_tally as tally;
 
 /// Every usage series of one scrape, by family then labels.
 async fn usage(address: SocketAddr) -> BTreeMap<&'static str, BTreeMap<String, f64>> {

@@ -17,7 +17,7 @@ use metrics_server_prom::exposition::self_metrics::SelfMetrics;
 use metrics_server_prom::scope::Scope;
 use metrics_server_prom::sources::metrics_api::MetricsApi;
 use metrics_server_prom::sources::pod_index::PodIndex;
-use simulator::{MetricsApiVersion, RequestTally};
+use simulator::MetricsApiVersion;
 use support::{parse_exposition, series, wait_until_ok, Process, TlsApiServer, HOLD};
 
 /// A scraper in this process, reading the TLS fixture server through its kubeconfig.
@@ -89,14 +89,7 @@ async fn a_reading_is_reused_within_max_age() {
     assert_eq!(server.metrics_requests.load(Ordering::SeqCst), 2);
 }
 
-async fn tally(api: &str) -> RequestTally {
-    reqwest::get(format!("{api}/simulator/requests"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use support::request_tally as tally;
 
 async fn scrape(address: std::net::SocketAddr) -> Vec<support::Sample> {
     let response = reqwest::get(format!("http://{address}/metrics"))

@@ -17,9 +17,7 @@ async fn get_json(url: &str) -> serde_json::Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()
 }
 
-async fn tally(api: &str) -> RequestTally {
-    serde_json::from_value(get_json(&format!("{api}/simulator/requests")).await).unwrap()
-}
+use support::request_tally as tally;
 
 /// namespace/name of every item of a list.
 fn keys(items: &[serde_json::Value]) -> BTreeSet<String> {

@@ -206,22 +206,7 @@ async fn all_pod_metrics(
     headers: HeaderMap,
     Query(query): QueryMap,
 ) -> Response {
-    let Some(version) = simulation.versions().find(&version) else {
-        return Status::unknown_path().into_response();
-    };
-    let selector = match label_selector(&query) {
-        Ok(selector) => selector,
-        Err(status) => return status.into_response(),
-    };
-    let encoding = encoding(&headers);
-    let render = move || match selector.is_empty() {
-        true => simulation.all_pod_metrics(version, encoding),
-        false => pod_metrics_list(&simulation.read(), version, None, &selector, encoding).into(),
-    };
-    match tokio::task::spawn_blocking(render).await {
-        Ok(body) => encoded_response(body, encoding),
-        Err(_) => Status::unknown_path().into_response(),
-    }
+    pod_metrics_lists(simulation, &version, None, &headers, &query).await
 }
 
 async fn namespace_pod_metrics(
@@ -230,25 +215,34 @@ async fn namespace_pod_metrics(
     headers: HeaderMap,
     Query(query): QueryMap,
 ) -> Response {
-    let Some(version) = simulation.versions().find(&version) else {
+    pod_metrics_lists(simulation, &version, Some(namespace), &headers, &query).await
+}
+
+/// The PodMetricsList of one namespace or all, in the encoding `Accept` prefers,
+/// rendered on the blocking pool; all namespaces unfiltered comes from the tick's cache.
+async fn pod_metrics_lists(
+    simulation: Arc<Simulation>,
+    version: &str,
+    namespace: Option<String>,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Response {
+    let Some(version) = simulation.versions().find(version) else {
         return Status::unknown_path().into_response();
     };
-    let selector = match label_selector(&query) {
+    let selector = match label_selector(query) {
         Ok(selector) => selector,
         Err(status) => return status.into_response(),
     };
-    let encoding = encoding(&headers);
-    match tokio::task::spawn_blocking(move || {
-        pod_metrics_list(
-            &simulation.read(),
-            version,
-            Some(&namespace),
-            &selector,
-            encoding,
-        )
-    })
-    .await
-    {
+    let encoding = encoding(headers);
+    let render = move || match (&namespace, selector.is_empty()) {
+        (None, true) => simulation.all_pod_metrics(version, encoding),
+        (namespace, _) => {
+            let cluster = simulation.read();
+            pod_metrics_list(&cluster, version, namespace.as_deref(), &selector, encoding).into()
+        }
+    };
+    match tokio::task::spawn_blocking(render).await {
         Ok(body) => encoded_response(body, encoding),
         Err(error) => {
             tracing::error!(%error, "rendering a response failed");

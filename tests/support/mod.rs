@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use simulator::{Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion};
+use simulator::{
+    Fixture, FixtureContainer, FixtureNode, FixturePod, MetricsApiVersion, RequestTally,
+};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_metrics-server-prom");
 
@@ -183,6 +185,16 @@ fn listening_address(line: &str) -> Option<SocketAddr> {
         .strip_prefix("listening on http://")
         .or_else(|| message.strip_prefix("listening on https://"))?;
     rest.split('/').next()?.parse().ok()
+}
+
+/// The simulated API server's count of the requests it has answered, by kind.
+pub async fn request_tally(api: &str) -> RequestTally {
+    reqwest::get(format!("{api}/simulator/requests"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Polls `url` until it answers 200: the readiness signal the exporter offers.
