@@ -25,6 +25,9 @@ use crate::sources::metrics_api::{ListBody, MetricsApi, MetricsList, ReadError};
 use crate::sources::pod_index::PodIndex;
 use crate::telemetry::Throttle;
 
+/// A read in flight for this many timeouts is wedged (see [`Scraper::liveness`]).
+pub const WEDGED_AFTER_TIMEOUTS: u32 = 6;
+
 /// How often a repeated warning about bad input or a failing read may be logged.
 const WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -48,11 +51,14 @@ pub struct Scraper {
     settings: ScrapeSettings,
     resources: Option<RequirementWatches>,
     latest: Mutex<Option<Arc<Reading>>>,
-    in_flight: Mutex<Option<SharedRead>>,
+    /// The read in flight, and when it started.
+    in_flight: Mutex<Option<(SharedRead, Instant)>>,
     read_warnings: Throttle,
     quantity_warnings: Throttle,
     #[cfg(test)]
     panic_next_read: std::sync::atomic::AtomicBool,
+    #[cfg(test)]
+    hang_next_read: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +95,8 @@ impl Scraper {
             quantity_warnings: Throttle::new(WARNING_INTERVAL),
             #[cfg(test)]
             panic_next_read: Default::default(),
+            #[cfg(test)]
+            hang_next_read: Default::default(),
         }
     }
 
@@ -118,7 +126,7 @@ impl Scraper {
                 return fresh;
             }
             match &*in_flight {
-                Some(read) => read.clone(),
+                Some((read, _)) => read.clone(),
                 None => {
                     let scraper = self.clone();
                     // A task, so that the read completes (and stops being in flight) even
@@ -141,7 +149,7 @@ impl Scraper {
                     }
                     .boxed()
                     .shared();
-                    *in_flight = Some(read.clone());
+                    *in_flight = Some((read.clone(), Instant::now()));
                     read
                 }
             }
@@ -183,6 +191,13 @@ impl Scraper {
             .swap(false, std::sync::atomic::Ordering::SeqCst)
         {
             panic!("injected by a test");
+        }
+        #[cfg(test)]
+        if self
+            .hang_next_read
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            std::future::pending::<()>().await;
         }
         let started = Instant::now();
         // The expired reading will not be served again: free it before the new one is
@@ -246,6 +261,33 @@ impl Scraper {
     /// and IP: the exporter's readiness.
     pub fn is_ready(&self) -> bool {
         self.pods.is_synced()
+    }
+
+    /// Whether this exporter can still produce a scrape: `Err` says why not, for
+    /// liveness. A read is bounded by the timeouts (a list, then the wait for the first
+    /// pod list) plus the CPU to join it, so one still in flight after
+    /// [`WEDGED_AFTER_TIMEOUTS`] times the timeout will not finish; and a watch that
+    /// ended will not bring its index up to date again. An API server that is down is
+    /// not a reason: that is `up 0`, and a restart would not help.
+    pub fn liveness(&self) -> Result<(), String> {
+        let limit = self.settings.sync_wait * WEDGED_AFTER_TIMEOUTS;
+        if let Some((_, started)) = &*lock(&self.in_flight) {
+            let age = started.elapsed();
+            if age > limit {
+                return Err(format!(
+                    "a metrics read has been in flight for {:.0}s (limit {:.0}s)",
+                    age.as_secs_f64(),
+                    limit.as_secs_f64()
+                ));
+            }
+        }
+        if !self.pods.is_watching() {
+            return Err("the pod watch has stopped".to_owned());
+        }
+        if !self.resources.as_ref().is_none_or(RequirementWatches::is_watching) {
+            return Err("the node watch has stopped".to_owned());
+        }
+        Ok(())
     }
 
     /// Every pod list body: one cluster-wide, or one per allowed namespace.
@@ -365,13 +407,12 @@ mod tests {
         String::from_utf8(exposition.body.to_vec()).unwrap()
     }
 
-    #[tokio::test]
-    async fn a_panicking_read_is_one_failed_read() {
+    /// A scraper of a simulated cluster, reading on every scrape, with `timeout`.
+    async fn simulated(timeout: Duration) -> (simulator::RunningSimulator, Arc<Scraper>) {
         let cluster = simulator::start(&simulator::SimulateArgs::default())
             .await
             .unwrap();
         let connection = Connection::unauthenticated(cluster.url(), "simulated").unwrap();
-        let timeout = Duration::from_secs(10);
         let api = MetricsApi::new(connection.bounded_client(timeout).unwrap());
         let scope = Arc::new(Scope::default());
         let pods = PodIndex::spawn(connection.watch_client().unwrap(), scope.clone());
@@ -380,6 +421,54 @@ mod tests {
             sync_wait: timeout,
         };
         let scraper = Arc::new(Scraper::new(api, pods, scope, SelfMetrics::new(), settings));
+        (cluster, scraper)
+    }
+
+    #[tokio::test]
+    async fn a_wedged_read_or_a_stopped_watch_fails_liveness() {
+        let timeout = Duration::from_millis(20);
+        let (cluster, scraper) = simulated(timeout).await;
+        let wanted = Wanted {
+            format: Format::Text,
+            gzip: false,
+        };
+        scraper.exposition(wanted).await.unwrap();
+        assert_eq!(scraper.liveness(), Ok(()));
+
+        scraper
+            .hang_next_read
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let hung = tokio::spawn({
+            let scraper = scraper.clone();
+            async move { scraper.exposition(wanted).await }
+        });
+        // The read is in flight from the moment the scrape asked for it; it counts as
+        // wedged only past the limit, reached here by moving its start back.
+        while lock(&scraper.in_flight).is_none() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(scraper.liveness(), Ok(()), "in flight, not yet wedged");
+        let limit = timeout * WEDGED_AFTER_TIMEOUTS;
+        if let Some((_, started)) = lock(&scraper.in_flight).as_mut() {
+            *started -= limit + Duration::from_millis(1);
+        }
+        let wedged = scraper.liveness().unwrap_err();
+        assert!(wedged.contains("in flight"), "{wedged}");
+        hung.abort();
+        lock(&scraper.in_flight).take();
+
+        assert_eq!(scraper.liveness(), Ok(()));
+        scraper.pods.stop();
+        while scraper.pods.is_watching() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(scraper.liveness(), Err("the pod watch has stopped".to_owned()));
+        cluster.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_panicking_read_is_one_failed_read() {
+        let (cluster, scraper) = simulated(Duration::from_secs(10)).await;
         let wanted = Wanted {
             format: Format::Text,
             gzip: false,

@@ -68,6 +68,11 @@ impl RequirementWatches {
         }
     }
 
+    /// Whether the node watch, if any, is still running.
+    pub fn is_watching(&self) -> bool {
+        self.nodes.as_ref().is_none_or(NodeIndex::is_watching)
+    }
+
     pub fn stop(&self) {
         if let Some(nodes) = &self.nodes {
             nodes.stop();

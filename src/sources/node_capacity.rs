@@ -63,6 +63,11 @@ impl NodeIndex {
         self.task.abort();
     }
 
+    /// Whether the watch is still running (it retries on its own while it runs).
+    pub fn is_watching(&self) -> bool {
+        !self.task.is_finished()
+    }
+
     pub fn get(&self, node: &str) -> Option<NodeCapacity> {
         self.with(|nodes| nodes.get(node).copied())
     }

@@ -138,6 +138,13 @@ impl PodIndex {
         self.tasks.iter().for_each(tokio::task::AbortHandle::abort);
     }
 
+    /// Whether every watch is still running. A watch retries on its own, with backoff,
+    /// for as long as it runs: one that ended (it panicked, or was stopped) will never
+    /// bring the index up to date again.
+    pub fn is_watching(&self) -> bool {
+        !self.tasks.iter().any(tokio::task::AbortHandle::is_finished)
+    }
+
     /// Runs `f` with read access to the whole index, for joining a whole read at once.
     pub fn with<R>(&self, f: impl FnOnce(&Pods) -> R) -> R {
         let pods = self.pods.read().unwrap_or_else(|e| e.into_inner());

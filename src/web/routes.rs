@@ -1,5 +1,5 @@
 //! The HTTP surface, on axum: the metrics endpoint (format and gzip as
-//! [`crate::exposition::negotiate`] decides), `/healthz` (the process is alive),
+//! [`crate::exposition::negotiate`] decides), `/healthz` (a scrape can still be made),
 //! `/readyz` (the pod index has synced) and a small landing page. How these are served (TLS, auth, limits) is [`super::server`]'s.
 
 use std::sync::Arc;
@@ -26,7 +26,7 @@ pub fn router(scraper: Arc<Scraper>, telemetry_path: &str) -> Router {
     };
     Router::new()
         .route(telemetry_path, get(metrics))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/", get(landing_page))
         .with_state(state)
@@ -43,6 +43,19 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
                 "rendering metrics failed\n",
             )
                 .into_response()
+        }
+    }
+}
+
+/// Liveness: fails only when this process can no longer produce a scrape (a wedged
+/// read, a watch that stopped), so that Kubernetes restarts it; never because the API
+/// server is down.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.scraper.liveness() {
+        Ok(()) => "ok\n".into_response(),
+        Err(why) => {
+            tracing::error!(reason = %why, "liveness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response()
         }
     }
 }
