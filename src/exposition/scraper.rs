@@ -284,7 +284,11 @@ impl Scraper {
         if !self.pods.is_watching() {
             return Err("the pod watch has stopped".to_owned());
         }
-        if !self.resources.as_ref().is_none_or(RequirementWatches::is_watching) {
+        if !self
+            .resources
+            .as_ref()
+            .is_none_or(RequirementWatches::is_watching)
+        {
             return Err("the node watch has stopped".to_owned());
         }
         Ok(())
@@ -462,7 +466,10 @@ mod tests {
         while scraper.pods.is_watching() {
             tokio::task::yield_now().await;
         }
-        assert_eq!(scraper.liveness(), Err("the pod watch has stopped".to_owned()));
+        assert_eq!(
+            scraper.liveness(),
+            Err("the pod watch has stopped".to_owned())
+        );
         cluster.shutdown().await;
     }
 

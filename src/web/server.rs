@@ -197,6 +197,10 @@ impl IncomingConnection {
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_timeout)
+            // A client that sends its request and closes its writing half (as HTTP/1.0
+            // clients and `nc -q` do) still gets the answer; the header timeout and the
+            // connection limit bound what half-closed connections can hold.
+            .half_close(true)
             .max_buf_size(MAX_REQUEST_HEAD)
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(self.app));
         if let Err(error) = self.watcher.watch(connection).await {
