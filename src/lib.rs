@@ -30,9 +30,11 @@
 //! One scrape of `/metrics`: [`web::routes`] negotiates format and gzip
 //! ([`exposition::negotiate`]) and asks the [`Scraper`] for an exposition. Unless a read
 //! is fresh or in flight, it lists PodMetrics and NodeMetrics through
-//! [`sources::metrics_api`], joins them with [`sources::pod_index`] into a
-//! [`reading::usage::ClusterUsage`], and [`exposition::render`] writes each family of
-//! [`exposition::families`] through prometheus-client, gzipped as it goes.
+//! [`sources::metrics_api`] (in protobuf, [`sources::protobuf`]), joins them with
+//! [`sources::pod_index`] into a [`reading::usage::ClusterUsage`], and
+//! [`exposition::render`] writes each family of
+//! [`exposition::families`] straight as bytes, compressed on two cores as it goes
+//! ([`exposition::gzip`]).
 //!
 //! [`Scraper`]: exposition::scraper::Scraper
 
