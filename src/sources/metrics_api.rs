@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::protobuf;
 pub use crate::config::ContentType;
-use crate::connect::{is_timeout, BoundedClient};
+use crate::connect::{describe_error, is_timeout, BoundedClient};
 
 pub const GROUP: &str = "metrics.k8s.io";
 
@@ -585,19 +585,8 @@ fn transport_error(error: kube::Error) -> ReadError {
     if is_timeout(&error) {
         ReadError::Timeout
     } else {
-        ReadError::Transport(error_chain(&error))
+        ReadError::Transport(describe_error(&error))
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The RBAC rule a metrics path needs, in words.
