@@ -8,6 +8,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use super::process_metrics::ProcessCollector;
 use crate::reading::usage::{Field, Owner, Problems};
 use crate::sources::metrics_api::{MetricsList, ReadError};
 
@@ -31,7 +32,28 @@ struct QuantityLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
+    revision: &'static str,
+    branch: &'static str,
+    rustversion: &'static str,
 }
+
+/// What the binary was built from: the git commit and branch, "unknown" where it was
+/// built outside git (build.rs; the container image's build context has no .git).
+const BUILD: BuildLabels = BuildLabels {
+    version: env!("CARGO_PKG_VERSION"),
+    revision: match option_env!("BUILD_REVISION") {
+        Some(revision) => revision,
+        None => "unknown",
+    },
+    branch: match option_env!("BUILD_BRANCH") {
+        Some(branch) => branch,
+        None => "unknown",
+    },
+    rustversion: match option_env!("BUILD_RUST_VERSION") {
+        Some(version) => version,
+        None => "unknown",
+    },
+};
 
 fn read_duration_histogram() -> Histogram {
     Histogram::new([
@@ -69,11 +91,7 @@ impl SelfMetrics {
             pod_index_pods: Gauge::default(),
         };
         let build_info = Family::<BuildLabels, Gauge>::default();
-        build_info
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION"),
-            })
-            .set(1);
+        build_info.get_or_create(&BUILD).set(1);
         // Known label sets start at zero so that rate() and alerts see them at once.
         for owner in [Owner::Pod, Owner::Node] {
             for field in [Field::Cpu, Field::Memory] {
@@ -83,6 +101,7 @@ impl SelfMetrics {
             }
         }
         let mut registry = metrics.registry;
+        registry.register_collector(Box::new(ProcessCollector));
         registry.register(
             "kube_metrics_server_up",
             "1 when the last read of the metrics API (metrics.k8s.io pods and nodes) succeeded, else 0",
@@ -174,5 +193,58 @@ fn quantity_labels(owner: Owner, field: Field) -> QuantityLabels {
     QuantityLabels {
         resource: owner.as_str(),
         usage: field.as_str(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(args: &[&str]) -> Option<String> {
+        let output = std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|output| output.status.success())?;
+        Some(String::from_utf8(output.stdout).ok()?.trim().to_owned())
+    }
+
+    fn exposition() -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, SelfMetrics::new().registry())
+            .unwrap();
+        text
+    }
+
+    #[test]
+    fn build_info_names_the_commit_and_the_compiler() {
+        let text = exposition();
+        let line = text
+            .lines()
+            .find(|line| line.starts_with("kube_metrics_server_build_info{"))
+            .expect("build info");
+        let revision = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
+        assert!(line.contains(&format!("revision=\"{revision}\"")), "{line}");
+        assert!(line.contains(concat!("version=\"", env!("CARGO_PKG_VERSION"), "\"")));
+        let rust = line.split("rustversion=\"").nth(1).unwrap_or_default();
+        assert!(rust.starts_with(|c: char| c.is_ascii_digit()), "{line}");
+        assert!(line.contains("branch=\""), "{line}");
+    }
+
+    #[test]
+    fn process_metrics_are_served_with_standard_names() {
+        let text = exposition();
+        for family in [
+            "# TYPE process_cpu_seconds counter",
+            "# TYPE process_resident_memory_bytes gauge",
+            "# TYPE process_virtual_memory_bytes gauge",
+            "# TYPE process_open_fds gauge",
+            "# TYPE process_max_fds gauge",
+            "# TYPE process_start_time_seconds gauge",
+        ] {
+            assert!(text.contains(family), "{family} missing:\n{text}");
+        }
+        assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
     }
 }
