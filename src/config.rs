@@ -39,13 +39,16 @@ pub struct ExporterArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
-    /// Address to serve /metrics, /healthz and /readyz on.
+    /// Address to serve /metrics, /healthz and /readyz on; repeat the flag (or separate
+    /// with commas) to listen on several, each serving everything, TLS and auth alike.
     #[arg(
         long = "web.listen-address",
         env = "WEB_LISTEN_ADDRESS",
-        default_value = "0.0.0.0:9100"
+        default_value = "0.0.0.0:9100",
+        value_delimiter = ',',
+        action = clap::ArgAction::Append
     )]
-    pub listen_address: SocketAddr,
+    pub listen_address: Vec<SocketAddr>,
 
     /// Path under which the metrics are served.
     #[arg(
@@ -354,7 +357,8 @@ mod tests {
     #[test]
     fn defaults_follow_the_original_interface() {
         let cli = Cli::try_parse_from(["metrics-server-prom"]).unwrap();
-        assert_eq!(cli.exporter.listen_address.port(), 9100);
+        assert_eq!(cli.exporter.listen_address.len(), 1);
+        assert_eq!(cli.exporter.listen_address[0].port(), 9100);
         assert_eq!(cli.exporter.telemetry_path, "/metrics");
         assert!(cli.command.is_none());
     }
@@ -386,6 +390,25 @@ mod tests {
             Some("app=web".to_owned())
         );
         assert!(parse(&["--selector", "app in a"]).is_err());
+    }
+
+    #[test]
+    fn listen_addresses_repeat_as_exporter_toolkit_takes_them() {
+        let cli = Cli::try_parse_from([
+            "metrics-server-prom",
+            "--web.listen-address",
+            "127.0.0.1:9100",
+            "--web.listen-address",
+            "[::1]:9100,10.0.0.5:9100",
+        ])
+        .unwrap();
+        let addresses: Vec<String> = cli
+            .exporter
+            .listen_address
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(addresses, ["127.0.0.1:9100", "[::1]:9100", "10.0.0.5:9100"]);
     }
 
     #[test]

@@ -91,17 +91,21 @@ pub async fn run(args: ExporterArgs, shutdown: impl Future<Output = ()>) -> anyh
         scraper = scraper.with_resources(resources);
     }
     let scraper = Arc::new(scraper);
-    let listener = TcpListener::bind(args.listen_address)
-        .await
-        .with_context(|| format!("listening on {}", args.listen_address))?;
-    tracing::info!(
-        "listening on {}://{}{}",
-        web.scheme(),
-        listener.local_addr()?,
-        args.telemetry_path
-    );
+    let mut listeners = Vec::new();
+    for address in &args.listen_address {
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("listening on {address}"))?;
+        tracing::info!(
+            "listening on {}://{}{}",
+            web.scheme(),
+            listener.local_addr()?,
+            args.telemetry_path
+        );
+        listeners.push(listener);
+    }
     let router = routes::router(scraper, &args.telemetry_path);
-    web.serve(listener, router, shutdown).await?;
+    web.serve(listeners, router, shutdown).await?;
     pods.stop();
     if let Some(resources) = &resources {
         resources.stop();

@@ -79,7 +79,7 @@ impl WebServer {
     /// for at most `--web.shutdown-timeout`.
     pub async fn serve(
         self,
-        listener: TcpListener,
+        listeners: Vec<TcpListener>,
         router: Router,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
@@ -90,7 +90,7 @@ impl WebServer {
         loop {
             let (stream, permit) = tokio::select! {
                 () = &mut shutdown => break,
-                accepted = accept(&listener, &connections) => match accepted {
+                accepted = accept(&listeners, &connections) => match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         accept_failed(error).await;
@@ -109,7 +109,7 @@ impl WebServer {
                 drop(permit);
             });
         }
-        drop(listener);
+        drop(listeners);
         tracing::info!(
             open_connections = graceful.count(),
             "stopped accepting connections; waiting for in-flight requests"
@@ -142,8 +142,10 @@ impl WebServer {
     }
 }
 
+/// The next connection on any of `listeners` (at least one), once the connection limit
+/// allows another.
 async fn accept(
-    listener: &TcpListener,
+    listeners: &[TcpListener],
     connections: &Arc<Semaphore>,
 ) -> std::io::Result<(TcpStream, OwnedSemaphorePermit)> {
     let permit = connections
@@ -151,7 +153,9 @@ async fn accept(
         .acquire_owned()
         .await
         .expect("the connection semaphore is never closed");
-    let (stream, _) = listener.accept().await?;
+    let accepts = listeners.iter().map(|listener| Box::pin(listener.accept()));
+    let (accepted, _, _) = futures::future::select_all(accepts).await;
+    let (stream, _) = accepted?;
     Ok((stream, permit))
 }
 

@@ -1,0 +1,53 @@
+//! `--web.listen-address` repeated, as exporter-toolkit takes it: the exporter listens
+//! on every address given, and each serves everything.
+
+mod support;
+
+use std::net::SocketAddr;
+
+use support::{wait_until_ok, Process};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_listen_address_serves_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let (_simulator, _) = Process::simulator(&kubeconfig, &["--tick", "1h", "--churn", "0"]);
+    // The helper passes one 127.0.0.1:0; a second flag adds a second listener.
+    let (exporter, first) = Process::exporter(
+        &[
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--web.listen-address",
+            "127.0.0.2:0",
+        ],
+        &[],
+    );
+    exporter
+        .wait_for_log("listening on http://127.0.0.2:")
+        .await;
+    let addresses: Vec<SocketAddr> = exporter
+        .log_text()
+        .lines()
+        .filter_map(|line| {
+            let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
+            rest.split('/').next()?.parse().ok()
+        })
+        .collect();
+    assert_eq!(addresses.len(), 2, "{}", exporter.log_text());
+    assert_eq!(addresses[0], first);
+    assert_eq!(addresses[1].ip().to_string(), "127.0.0.2");
+    for address in addresses {
+        wait_until_ok(&format!("http://{address}/readyz")).await;
+        let text = reqwest::get(format!("http://{address}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            text.contains("kube_metrics_server_up 1\n"),
+            "{address}: {text}"
+        );
+        assert!(text.contains("kube_metrics_server_pod_cpu{"), "{address}");
+    }
+}
