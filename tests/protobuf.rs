@@ -20,12 +20,7 @@ use support::request_tally as tally;
 
 /// Every usage series of one scrape, by family then labels.
 async fn usage(address: SocketAddr) -> BTreeMap<&'static str, BTreeMap<String, f64>> {
-    let text = reqwest::get(format!("http://{address}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = support::get_text(&format!("http://{address}/metrics")).await;
     let samples = parse_exposition(&text);
     let up = support::value(&samples, "kube_metrics_server_up", &[]);
     assert_eq!(up, Some(1.0), "{text}");

@@ -5,7 +5,7 @@ mod support;
 
 use std::net::SocketAddr;
 
-use support::{wait_until_ok, Process};
+use support::{get_text, wait_until_ok, Process};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_listen_address_serves_the_metrics() {
@@ -38,12 +38,7 @@ async fn every_listen_address_serves_the_metrics() {
     assert_eq!(addresses[1].ip().to_string(), "127.0.0.2");
     for address in addresses {
         wait_until_ok(&format!("http://{address}/readyz")).await;
-        let text = reqwest::get(format!("http://{address}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = get_text(&format!("http://{address}/metrics")).await;
         assert!(
             text.contains("kube_metrics_server_up 1\n"),
             "{address}: {text}"

@@ -3,10 +3,10 @@
 //! headers, kube's tracing span per request, connect/read/write timeouts), with three
 //! parts of our own that kube offers no hook for:
 //!
-//! - the TLS configuration of [`super::tls`] (Go's verification rules, v1 client
+//! - the TLS configuration of `super::tls` (Go's verification rules, v1 client
 //!   certificates);
 //! - the proxy [`super::proxy`] chose (HTTP CONNECT, over TLS, or SOCKS5), not kube's;
-//! - a `tokenFile` read as client-go reads it ([`super::token_file`]);
+//! - a `tokenFile` read as client-go reads it (`super::token_file`);
 //!
 //! and connection errors that name the server, the proxy and the problem
 //! ([`super::errors`]).

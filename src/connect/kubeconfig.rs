@@ -6,7 +6,7 @@
 //! - Line breaks and spaces inside `*-data` base64 (YAML block scalars) are ignored;
 //!   kube refuses them.
 //! - A `tokenFile` wins over an inline `token`, and is read trimmed (see
-//!   [`super::token_file`]); kube prefers the inline token and sends the file verbatim.
+//!   `super::token_file`); kube prefers the inline token and sends the file verbatim.
 //! - Kubeconfigs that contradict themselves are refused with kubectl's reason; kube
 //!   silently picks one of the two fields.
 //! - A plain `http://` server gets no credentials: client-go applies the user only to
@@ -414,7 +414,7 @@ impl Selected {
     }
 
     /// The user without its client certificate and key, which are sent by our own TLS
-    /// configuration instead of kube's (see [`super::tls`]).
+    /// configuration instead of kube's (see `super::tls`).
     pub fn take_client_identity(&mut self) {
         self.user.client_certificate = None;
         self.user.client_certificate_data = None;

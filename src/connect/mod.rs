@@ -1,14 +1,14 @@
 //! Connecting to the cluster wherever kubectl connects: which kubeconfig or in-cluster
 //! identity, which context, and the clients made from it. Two clients share one
 //! configuration: a patient one for the watches and a bounded one for metrics reads,
-//! which must answer within a scrape ([`timeouts`] decides how long).
+//! which must answer within a scrape (`timeouts` decides how long).
 //!
-//! - [`kubeconfig`] — finding and reading the kubeconfig as client-go reads it.
-//! - [`proxy`] — which proxy, by Go's rules; proxy URLs without their password.
-//! - [`tls`] — kube's TLS configuration with Go's verification rules.
-//! - [`token_file`] — a `tokenFile` as client-go sends it.
-//! - [`client`] — the kube client stack over all of these.
-//! - [`errors`] — connection failures in words, naming the server and the proxy.
+//! - `kubeconfig` — finding and reading the kubeconfig as client-go reads it.
+//! - `proxy` — which proxy, by Go's rules; proxy URLs without their password.
+//! - `tls` — kube's TLS configuration with Go's verification rules.
+//! - `token_file` — a `tokenFile` as client-go sends it.
+//! - `client` — the kube client stack over all of these.
+//! - `errors` — connection failures in words, naming the server and the proxy.
 
 mod client;
 mod errors;

@@ -187,6 +187,13 @@ fn listening_address(line: &str) -> Option<SocketAddr> {
     rest.split('/').next()?.parse().ok()
 }
 
+/// The body of a GET of `url`, which must answer 200.
+pub async fn get_text(url: &str) -> String {
+    let response = reqwest::get(url).await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.text().await.unwrap()
+}
+
 /// The simulated API server's count of the requests it has answered, by kind.
 pub async fn request_tally(api: &str) -> RequestTally {
     reqwest::get(format!("{api}/simulator/requests"))
