@@ -198,16 +198,16 @@ pub struct ClusterArgs {
           value_parser = parse_positive_duration)]
     pub metrics_timeout: Option<Duration>,
 
-    /// How to ask for the metrics lists: protobuf (half the bytes of JSON, and what
-    /// `kubectl top` asks for; JSON is still accepted when a server answers with it)
-    /// or json.
+    /// How to ask for the metrics lists: protobuf (the default: half the bytes of JSON,
+    /// and what `kubectl top` asks for; JSON is still accepted when a server answers
+    /// with it) or json.
     #[arg(
         long = "metrics.content-type",
         env = "METRICS_CONTENT_TYPE",
-        value_enum,
-        default_value_t = ContentType::Protobuf
+        value_name = "TYPE",
+        value_enum
     )]
-    pub metrics_content_type: ContentType,
+    pub metrics_content_type: Option<ContentType>,
 }
 
 /// The encodings the metrics lists are asked for in.

@@ -43,7 +43,7 @@ pub async fn run(args: ExporterArgs, shutdown: impl Future<Output = ()>) -> anyh
 
     let timeout = ReadTimeout::Scrape.or(args.cluster.metrics_timeout);
     let api = MetricsApi::new(connection.bounded_client(timeout)?)
-        .with_content_type(args.cluster.metrics_content_type)
+        .with_content_type(args.cluster.metrics_content_type.unwrap_or_default())
         .with_max_response_bytes(args.metrics_max_response_size)
         .with_label_selector(scope.label_selector().map(str::to_owned))
         .with_identity(format!(

@@ -243,7 +243,7 @@ impl Scraper {
     /// error, exported as `up 0` with no usage series, and not kept for later scrapes.
     fn failed(&self, why: &str) -> Arc<Reading> {
         let error = ReadError::Internal(why.to_owned());
-        self.counted::<()>(MetricsList::Pods, Err(error.clone()));
+        self.metrics.count_read_error(MetricsList::Pods, &error);
         if self.scope.includes_nodes() {
             self.metrics.count_read_error(MetricsList::Nodes, &error);
         }

@@ -21,7 +21,7 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 
-use crate::config::{ClusterArgs, ContentType, GroupBy, OutputFormat, SnapshotArgs};
+use crate::config::{ClusterArgs, GroupBy, OutputFormat, SnapshotArgs};
 use crate::connect::{Connection, ReadTimeout};
 
 use columns::{
@@ -38,16 +38,7 @@ pub async fn run(
     parent: ClusterArgs,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let cluster = ClusterArgs {
-        kubeconfig: args.cluster.kubeconfig.clone().or(parent.kubeconfig),
-        context: args.cluster.context.clone().or(parent.context),
-        metrics_timeout: args.cluster.metrics_timeout.or(parent.metrics_timeout),
-        // A default on both sides: the subcommand's own wins unless left at it.
-        metrics_content_type: match args.cluster.metrics_content_type {
-            ContentType::Protobuf => parent.metrics_content_type,
-            json => json,
-        },
-    };
+    let cluster = merged(&args.cluster, parent);
     let timeout = ReadTimeout::OneShot.or(cluster.metrics_timeout);
     let format = match (args.every, args.output) {
         (Some(_), Some(OutputFormat::Table)) => {
@@ -62,8 +53,13 @@ pub async fn run(
     };
     let connection = Connection::resolve(&cluster).await?;
     tracing::debug!(identity = %connection.identity, "connected");
-    let reader = ClusterReader::new(connection, selection, timeout, cluster.metrics_content_type)?
-        .with_label_selector(args.selector.clone());
+    let reader = ClusterReader::new(
+        connection,
+        selection,
+        timeout,
+        cluster.metrics_content_type.unwrap_or_default(),
+    )?
+    .with_label_selector(args.selector.clone());
     let render = |rows: &Rows| render(rows, format, args.group_by, args.resources);
     let result = match (args.every, &args.dir) {
         (Some(every), Some(dir)) => {
@@ -81,6 +77,16 @@ pub async fn run(
     };
     reader.stop();
     result
+}
+
+/// The subcommand's cluster flags, each falling back to the one given before it.
+fn merged(own: &ClusterArgs, parent: ClusterArgs) -> ClusterArgs {
+    ClusterArgs {
+        kubeconfig: own.kubeconfig.clone().or(parent.kubeconfig),
+        context: own.context.clone().or(parent.context),
+        metrics_timeout: own.metrics_timeout.or(parent.metrics_timeout),
+        metrics_content_type: own.metrics_content_type.or(parent.metrics_content_type),
+    }
 }
 
 /// The rows of one read as `format` prints them, grouped when asked.
@@ -131,7 +137,7 @@ fn print(text: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Cli, Command};
+    use crate::config::{Cli, Command, ContentType};
     use clap::{CommandFactory, Parser};
     use std::path::PathBuf;
     use std::time::Duration;
@@ -159,6 +165,27 @@ mod tests {
         assert!(parse(&["--nodes", "--group-by", "node"]).is_err());
         assert!(parse(&["--every", "0s", "--dir", "/tmp"]).is_err());
         assert!(parse(&["--name", "../x"]).is_err());
+    }
+
+    #[test]
+    fn the_subcommands_own_cluster_flags_win() {
+        let cli = Cli::try_parse_from([
+            "metrics-server-prom",
+            "--metrics.content-type",
+            "json",
+            "--context",
+            "a",
+            "snapshot",
+            "--metrics.content-type",
+            "protobuf",
+        ])
+        .unwrap();
+        let Some(Command::Snapshot(args)) = cli.command else {
+            panic!("not a snapshot");
+        };
+        let cluster = merged(&args.cluster, cli.exporter.cluster);
+        assert_eq!(cluster.metrics_content_type, Some(ContentType::Protobuf));
+        assert_eq!(cluster.context.as_deref(), Some("a"));
     }
 
     #[test]
