@@ -1,6 +1,7 @@
 //! The exporter's endpoint secured with `--web.config.file`: TLS, basic auth and client
-//! certificates, certificate reload, and a real Prometheus scraping over HTTPS with
-//! basic auth. The exporter reads `metrics-server-prom simulate`. Needs `prometheus`
+//! certificates, certificate reload, the `http_server_config` headers and HTTP/2, the
+//! rate limit, errors naming the key, and a real Prometheus scraping over HTTPS with
+//! basic auth from a web config written as node_exporter's documentation has it. The exporter reads `metrics-server-prom simulate`. Needs `prometheus`
 //! (Debian package `prometheus`); without it the Prometheus test fails, never skips.
 
 mod support;
@@ -57,6 +58,29 @@ impl Setup {
                 path.to_str().unwrap(),
             ],
             &[],
+        )
+    }
+
+    /// A web config with every section exporter-toolkit documents for node_exporter and
+    /// this exporter supports: TLS, two users, paths left open, security headers.
+    fn as_node_exporter_documents(&self, http2: Option<bool>) -> String {
+        let http2 = match http2 {
+            Some(http2) => format!("  http2: {http2}\n"),
+            None => String::new(),
+        };
+        format!(
+            "# TLS, basic auth and security headers, as for node_exporter.\n\
+             tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n\
+             \n\
+             http_server_config:\n{http2}  headers:\n    \
+             X-Frame-Options: deny\n    X-Content-Type-Options: nosniff\n    \
+             Strict-Transport-Security: max-age=31536000\n\
+             \n\
+             basic_auth_users:\n  {USER}: {hash}\n  bob: {bob}\n\
+             \n\
+             basic_auth_excluded_paths:\n- /healthz\n- /readyz\n",
+            hash = self.hash,
+            bob = bcrypt::hash("bob's password", 4).unwrap(),
         )
     }
 
@@ -255,7 +279,7 @@ async fn a_replaced_certificate_is_served_to_the_next_connection() {
 async fn prometheus_scrapes_over_tls_with_basic_auth() {
     let prometheus = support::tool("prometheus");
     let setup = Setup::new();
-    let (_exporter, address) = setup.exporter(&setup.tls_and_auth());
+    let (_exporter, address) = setup.exporter(&setup.as_node_exporter_documents(None));
     wait_until_ready(address, tls_client(&setup.ca.pem(), None)).await;
     let dir = setup.dir.path();
     let ca_file = dir.join("ca.pem");
@@ -311,6 +335,171 @@ async fn prometheus_scrapes_over_tls_with_basic_auth() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_web_config_as_node_exporter_documents_it_works_unchanged() {
+    let setup = Setup::new();
+    let (_exporter, address) = setup.exporter(&setup.as_node_exporter_documents(None));
+    let client = tls_client(&setup.ca.pem(), None);
+    wait_until_ready(address, client.clone()).await;
+
+    let security_headers = |reply: &support::HttpsReply| {
+        for (name, value) in [
+            ("x-frame-options", "deny"),
+            ("x-content-type-options", "nosniff"),
+            ("strict-transport-security", "max-age=31536000"),
+        ] {
+            assert_eq!(
+                reply.headers.get(name).map(|v| v.to_str().unwrap()),
+                Some(value),
+                "{name} on a {} answer",
+                reply.status
+            );
+        }
+    };
+    let refused = https_get(address, client.clone(), "/metrics", None)
+        .await
+        .unwrap();
+    assert_eq!(refused.status, 401);
+    security_headers(&refused);
+    for credentials in [(USER, PASSWORD), ("bob", "bob's password")] {
+        let scrape = https_get(address, client.clone(), "/metrics", Some(credentials))
+            .await
+            .unwrap();
+        assert_eq!(scrape.status, 200, "{credentials:?}");
+        assert!(
+            scrape.body.contains("kube_metrics_server_up 1"),
+            "{}",
+            scrape.body
+        );
+        security_headers(&scrape);
+    }
+    // The excluded paths answer without credentials; the others still need them.
+    for (path, status) in [("/healthz", 200), ("/readyz", 200), ("/", 401)] {
+        let reply = https_get(address, client.clone(), path, None)
+            .await
+            .unwrap();
+        assert_eq!(reply.status, status, "{path}");
+        security_headers(&reply);
+    }
+
+    // http2 defaults to true: a client that offers h2 gets it, and is served over it.
+    let (protocol, status, body) = alpn_get(address, &setup.ca.pem(), "/metrics").await;
+    assert_eq!(protocol, "h2");
+    assert_eq!(status, 200);
+    assert!(body.contains("kube_metrics_server_up 1"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http2_false_answers_a_client_offering_h2_in_http1() {
+    let setup = Setup::new();
+    let (_exporter, address) = setup.exporter(&setup.as_node_exporter_documents(Some(false)));
+    wait_until_ready(address, tls_client(&setup.ca.pem(), None)).await;
+    let (protocol, status, body) = alpn_get(address, &setup.ca.pem(), "/metrics").await;
+    assert_eq!(protocol, "http/1.1");
+    assert_eq!(status, 200);
+    assert!(body.contains("kube_metrics_server_up 1"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rate_limit_answers_429_with_retry_after_and_the_headers() {
+    let setup = Setup::new();
+    let (_exporter, address) = setup.exporter(
+        "rate_limit:\n  interval: 1h\n  burst: 2\n\
+         http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n",
+    );
+    let url = format!("http://{address}/healthz");
+    for _ in 0..2 {
+        let reply = reqwest::get(&url).await.unwrap();
+        assert_eq!(reply.status(), 200);
+        assert_eq!(reply.headers()["x-frame-options"], "sameorigin");
+    }
+    let refused = reqwest::get(&url).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["x-frame-options"], "sameorigin");
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry_after), "{retry_after}");
+}
+
+#[test]
+fn a_malformed_web_config_stops_the_start_naming_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, expected) in [
+        (
+            "basic_auth_users:\n  alice:\n",
+            "basic_auth_users.alice: the password hash is empty; expected a bcrypt hash",
+        ),
+        (
+            "http_server_config:\n  headers:\n    Server: exporter\n",
+            "http_server_config.headers.Server: this header cannot be set; expected one of",
+        ),
+        (
+            "tls_server_config:\n  cert_file: server.crt\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n",
+            "tls_server_config.cipher_suites: not supported by metrics-server-prom",
+        ),
+    ] {
+        let file = dir.path().join("web-config.yml");
+        std::fs::write(&file, text).unwrap();
+        let output = Command::new(support::BINARY)
+            .args(["--web.listen-address", "127.0.0.1:0", "--web.config.file"])
+            .arg(&file)
+            .args(["--kubeconfig", "/nonexistent"])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{text:?} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("web config file {}: {expected}", file.display())),
+            "{text:?}:\n{stderr}"
+        );
+    }
+}
+
+/// GET `path` over TLS offering HTTP/2 and HTTP/1.1 (ALPN), in whichever the server
+/// chose: the protocol, the status and the body.
+async fn alpn_get(address: SocketAddr, ca_pem: &str, path: &str) -> (String, u16, String) {
+    use http_body_util::BodyExt;
+    let mut config = (*tls_client(ca_pem, None)).clone();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let protocol = String::from_utf8(tls.get_ref().1.alpn_protocol().unwrap().to_vec()).unwrap();
+    let io = hyper_util::rt::TokioIo::new(tls);
+    let request = http::Request::get(format!("https://localhost{path}"))
+        .header(http::header::AUTHORIZATION, support::basic(USER, PASSWORD))
+        .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+        .unwrap();
+    let response = match protocol.as_str() {
+        "h2" => {
+            let (mut sender, connection) =
+                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+                    .await
+                    .unwrap();
+            tokio::spawn(connection);
+            sender.send_request(request).await.unwrap()
+        }
+        _ => {
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+            tokio::spawn(connection);
+            sender.send_request(request).await.unwrap()
+        }
+    };
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        protocol,
+        status,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
 }
 
 /// Polls /readyz over TLS with the credentials until it answers 200.

@@ -1,5 +1,5 @@
-//! HTTP basic authentication in front of every path, as exporter-toolkit does it for
-//! `basic_auth_users`.
+//! HTTP basic authentication in front of every path but those the web config excludes,
+//! as exporter-toolkit does it for `basic_auth_users` and `basic_auth_excluded_paths`.
 //!
 //! Passwords are checked against bcrypt hashes on tokio's blocking pool, never on the
 //! reactor. A user that does not exist costs the same bcrypt work (against a dummy hash
@@ -28,6 +28,8 @@ pub struct BasicAuth {
 
 struct Inner {
     users: BTreeMap<String, String>,
+    /// Paths answered without credentials, matched exactly.
+    excluded_paths: Vec<String>,
     /// Checked when the user is unknown, at the highest cost among the users' hashes.
     dummy_hash: String,
     remember_key: hmac::Key,
@@ -35,9 +37,13 @@ struct Inner {
 }
 
 impl BasicAuth {
-    /// `users` maps names to bcrypt hashes, as checked by [`super::web_config`]. Makes one
-    /// bcrypt hash for the dummy, so it takes as long as one login.
-    pub fn new(users: BTreeMap<String, String>) -> anyhow::Result<BasicAuth> {
+    /// `users` maps names to bcrypt hashes, as checked by [`super::web_config`];
+    /// `excluded_paths` are served to anyone. Makes one bcrypt hash for the dummy, so it
+    /// takes as long as one login.
+    pub fn new(
+        users: BTreeMap<String, String>,
+        excluded_paths: Vec<String>,
+    ) -> anyhow::Result<BasicAuth> {
         let cost = users
             .values()
             .filter_map(|hash| hash.parse::<bcrypt::HashParts>().ok())
@@ -50,6 +56,7 @@ impl BasicAuth {
         Ok(BasicAuth {
             inner: Arc::new(Inner {
                 users,
+                excluded_paths,
                 dummy_hash,
                 remember_key,
                 verified: Mutex::default(),
@@ -101,8 +108,18 @@ impl Inner {
     }
 }
 
-/// Middleware: the request goes on with valid credentials, else 401 with a challenge.
+/// Middleware: the request goes on with valid credentials or to an excluded path, else
+/// 401 with a challenge.
 pub async fn require(State(auth): State<BasicAuth>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if auth
+        .inner
+        .excluded_paths
+        .iter()
+        .any(|excluded| excluded == path)
+    {
+        return next.run(request).await;
+    }
     let valid = match credentials(request.headers()) {
         Some((user, password)) => auth.check(&user, &password).await,
         None => false,
@@ -146,7 +163,7 @@ mod tests {
             ("alice".to_owned(), bcrypt::hash("wonderland", 4).unwrap()),
             ("bob".to_owned(), bcrypt::hash("builder", 5).unwrap()),
         ];
-        BasicAuth::new(users.into_iter().collect()).unwrap()
+        BasicAuth::new(users.into_iter().collect(), Vec::new()).unwrap()
     }
 
     #[tokio::test]

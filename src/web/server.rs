@@ -8,7 +8,11 @@
 //! - At most `--web.max-requests` requests are handled at once, authentication
 //!   included; the rest wait their turn. Request bodies are refused (no endpoint reads
 //!   one) and request heads are bounded.
-//! - Basic auth, when the web config has users, covers every path.
+//! - Basic auth, when the web config has users, covers every path but those it excludes.
+//! - The web config's headers are set on every answer, refusals included, and its rate
+//!   limit turns requests away before anything else is done for them.
+//! - TLS clients may speak HTTP/2 (ALPN `h2`) unless the web config turns it off; plain
+//!   HTTP is HTTP/1.1 only, as in exporter-toolkit.
 //! - On shutdown the listener closes, in-flight requests finish, and after
 //!   `--web.shutdown-timeout` the server returns whatever is still open.
 
@@ -16,8 +20,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -28,6 +36,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::config::WebArgs;
 use crate::web::basic_auth::{self, BasicAuth};
+use crate::web::rate_limit::{self, RateLimiter};
 use crate::web::tls::Tls;
 use crate::web::web_config::WebConfig;
 
@@ -37,10 +46,15 @@ const MAX_REQUEST_BODY: usize = 1024;
 /// Read buffer of a connection, which bounds a request's head (hyper's smallest is 8 KiB).
 const MAX_REQUEST_HEAD: usize = 64 * 1024;
 
+/// Requests open at once on one HTTP/2 connection (Go's server allows as many).
+const MAX_HTTP2_STREAMS: u32 = 250;
+
 pub struct WebServer {
     args: WebArgs,
     tls: Option<Arc<Tls>>,
     auth: Option<BasicAuth>,
+    headers: Arc<Vec<(HeaderName, HeaderValue)>>,
+    rate_limiter: Option<RateLimiter>,
 }
 
 impl WebServer {
@@ -50,10 +64,15 @@ impl WebServer {
             Some(path) => WebConfig::load(path)?,
             None => WebConfig::default(),
         };
-        let tls = config.tls.map(Tls::new).transpose()?.map(Arc::new);
+        let http2 = config.http2;
+        let tls = config
+            .tls
+            .map(|settings| Tls::new(settings, http2))
+            .transpose()?
+            .map(Arc::new);
         let auth = match config.users.is_empty() {
             true => None,
-            false => Some(BasicAuth::new(config.users)?),
+            false => Some(BasicAuth::new(config.users, config.auth_excluded_paths)?),
         };
         if auth.is_some() && tls.is_none() {
             tracing::warn!(
@@ -64,6 +83,8 @@ impl WebServer {
             args: args.clone(),
             tls,
             auth,
+            headers: Arc::new(config.headers),
+            rate_limiter: config.rate_limit.map(RateLimiter::new),
         })
     }
 
@@ -138,8 +159,34 @@ impl WebServer {
         if self.args.max_requests > 0 {
             app = app.layer(GlobalConcurrencyLimitLayer::new(self.args.max_requests));
         }
-        app.layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
+        app = app.layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY));
+        if let Some(limiter) = &self.rate_limiter {
+            app = app.layer(axum::middleware::from_fn_with_state(
+                limiter.clone(),
+                rate_limit::limit,
+            ));
+        }
+        if !self.headers.is_empty() {
+            app = app.layer(axum::middleware::from_fn_with_state(
+                self.headers.clone(),
+                set_headers,
+            ));
+        }
+        app
     }
+}
+
+/// Middleware: the web config's headers on every answer, replacing any of the same name.
+async fn set_headers(
+    State(headers): State<Arc<Vec<(HeaderName, HeaderValue)>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    for (name, value) in headers.iter() {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
 }
 
 /// The next connection on any of `listeners` (at least one), once the connection limit
@@ -188,6 +235,9 @@ impl IncomingConnection {
             return self.http1(stream).await;
         };
         match tokio::time::timeout(self.header_timeout, tls.acceptor().accept(stream)).await {
+            Ok(Ok(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                self.http2(stream).await
+            }
             Ok(Ok(stream)) => self.http1(stream).await,
             Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
             Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -209,6 +259,23 @@ impl IncomingConnection {
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(self.app));
         if let Err(error) = self.watcher.watch(connection).await {
             tracing::debug!(%error, "connection closed with an error");
+        }
+    }
+
+    async fn http2<S>(self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(MAX_HTTP2_STREAMS)
+            .max_header_list_size(MAX_REQUEST_HEAD as u32)
+            // A peer that stops answering pings is gone; its connection slot is freed.
+            .keep_alive_interval(Some(Duration::from_secs(60)))
+            .keep_alive_timeout(self.header_timeout)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(self.app));
+        if let Err(error) = self.watcher.watch(connection).await {
+            tracing::debug!(%error, "HTTP/2 connection closed with an error");
         }
     }
 }

@@ -25,6 +25,8 @@ const RELOAD_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
 pub struct Tls {
     settings: TlsSettings,
+    /// Whether HTTP/2 is offered in the handshake (ALPN), beside HTTP/1.1.
+    http2: bool,
     current: Mutex<Loaded>,
     reload_warnings: Throttle,
 }
@@ -46,15 +48,16 @@ struct FileStamp {
 
 impl Tls {
     /// Reads the files once; an error here stops the exporter at start.
-    pub fn new(settings: TlsSettings) -> anyhow::Result<Tls> {
+    pub fn new(settings: TlsSettings, http2: bool) -> anyhow::Result<Tls> {
         let stamps = stamps(&settings);
-        let config = server_config(&settings)?;
+        let config = server_config(&settings, http2)?;
         Ok(Tls {
             current: Mutex::new(Loaded {
                 stamps,
                 acceptor: TlsAcceptor::from(Arc::new(config)),
             }),
             settings,
+            http2,
             reload_warnings: Throttle::new(RELOAD_WARNING_INTERVAL),
         })
     }
@@ -64,7 +67,7 @@ impl Tls {
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         let stamps = stamps(&self.settings);
         if stamps != current.stamps {
-            match server_config(&self.settings) {
+            match server_config(&self.settings, self.http2) {
                 Ok(config) => {
                     current.acceptor = TlsAcceptor::from(Arc::new(config));
                     current.stamps = stamps;
@@ -111,7 +114,7 @@ fn stamps(settings: &TlsSettings) -> Vec<Option<FileStamp>> {
     .collect()
 }
 
-fn server_config(settings: &TlsSettings) -> anyhow::Result<ServerConfig> {
+fn server_config(settings: &TlsSettings, http2: bool) -> anyhow::Result<ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
         (TlsVersion::Tls12, &rustls::version::TLS12),
@@ -131,7 +134,10 @@ fn server_config(settings: &TlsSettings) -> anyhow::Result<ServerConfig> {
         .with_client_cert_verifier(client_verifier(settings, &provider)?)
         .with_single_cert(certs, key)
         .context("cert_file and key_file do not make a usable pair")?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = match http2 {
+        true => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        false => vec![b"http/1.1".to_vec()],
+    };
     Ok(config)
 }
 
