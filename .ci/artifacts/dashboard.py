@@ -1,6 +1,7 @@
 """Checks the Grafana dashboard: valid JSON, the namespace/node/pod variables, unique
 panel ids, every query on the templated data source, every metric it names either one
-of this exporter's or one recorded by the example's recording rules, and cores and
+of this exporter's, one Prometheus records for each scrape, or one recorded by the
+example's recording rules, and cores and
 bytes shown in the right units. Writes each query, with the Grafana variables replaced
 by values, as a recording rule to a file, for `promtool check rules` to parse.
 
@@ -24,10 +25,18 @@ EXPORTER_METRICS = {
     "kube_metrics_server_pods_without_metadata",
     "kube_metrics_server_pod_index_pods",
     "kube_metrics_server_build_info",
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_virtual_memory_bytes",
+    "process_open_fds",
+    "process_max_fds",
+    "process_start_time_seconds",
 } | {
     "kube_metrics_server_read_duration_seconds" + suffix
     for suffix in ("_bucket", "_sum", "_count")
 }
+# The series Prometheus itself records for every scrape of the exporter.
+SCRAPE_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
 CORE_UNITS = {"short", "suffix: cores"}
 KEYWORDS = {
     "by", "without", "on", "ignoring", "group_left", "group_right", "bool",
@@ -85,7 +94,7 @@ def main():
             for rule in group["rules"]
             if "record" in rule
         }
-    allowed = EXPORTER_METRICS | recorded
+    allowed = EXPORTER_METRICS | SCRAPE_SERIES | recorded
 
     variables = {v["name"]: v for v in dashboard.get("templating", {}).get("list", [])}
     check(variables.get("datasource", {}).get("type") == "datasource", "no datasource variable")
