@@ -9,8 +9,9 @@
 //! no `# UNIT`, and counters declared under their `_total` sample name.
 //!
 //! Text is handed on in chunks as it is written, in two parts that a gzip-encoded
-//! exposition compresses on two cores ([`super::gzip`]), so the uncompressed text of a
-//! large cluster is never held in memory.
+//! exposition compresses on two cores ([`super::gzip`]), and that an uncompressed one
+//! sends as they come ([`StreamedExposition`]), so the uncompressed text of a large
+//! cluster is never held in memory.
 
 use std::sync::Arc;
 
@@ -53,6 +54,53 @@ impl IntoResponse for Exposition {
             HeaderValue::from_static("accept, accept-encoding"),
         );
         response
+    }
+}
+
+/// An uncompressed exposition, sent in chunks as they are written (a large cluster's
+/// text is about 300 bytes a container: held whole, a few concurrent scrapes would
+/// hold hundreds of megabytes). A rendering that fails midway ends the body with an
+/// error, so the client sees a broken transfer rather than a short exposition.
+pub struct StreamedExposition {
+    pub format: Format,
+    pub chunks: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+}
+
+impl IntoResponse for StreamedExposition {
+    fn into_response(self) -> Response {
+        let chunks = futures::stream::unfold(self.chunks, |mut chunks| async move {
+            chunks.recv().await.map(|chunk| (chunk, chunks))
+        });
+        let mut response = axum::body::Body::from_stream(chunks).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.format.content_type()),
+        );
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("accept, accept-encoding"),
+        );
+        response
+    }
+}
+
+/// Writes the uncompressed exposition a chunk at a time into `send`, which says
+/// whether the receiver still wants more; once it does not, nothing more is sent.
+pub fn stream_with_resources(
+    format: Format,
+    usage: &ClusterUsage,
+    resources: Option<&Requirements>,
+    registry: &Registry,
+    send: &mut dyn FnMut(Vec<u8>) -> bool,
+) {
+    let mut open = true;
+    for part in parts(format, usage, resources, registry) {
+        part(&mut |chunk: Vec<u8>| {
+            if open {
+                open = send(chunk);
+            }
+        });
     }
 }
 

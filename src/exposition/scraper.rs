@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 
-use crate::exposition::render::{self, Exposition, Format, Wanted};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use crate::exposition::render::{self, Exposition, Format, StreamedExposition, Wanted};
 use crate::exposition::self_metrics::SelfMetrics;
 use crate::reading::requirements::{RequirementWatches, Requirements};
 use crate::reading::usage::{ClusterUsage, Problems};
@@ -27,6 +30,10 @@ use crate::telemetry::Throttle;
 
 /// A read in flight for this many timeouts is wedged (see [`Scraper::liveness`]).
 pub const WEDGED_AFTER_TIMEOUTS: u32 = 6;
+
+/// Chunks (of about 256 KiB) of an uncompressed exposition written ahead of what the
+/// client has taken: what bounds a slow client's cost in memory.
+const STREAMED_CHUNKS_IN_FLIGHT: usize = 4;
 
 /// How often a repeated warning about bad input or a failing read may be logged.
 const WARNING_INTERVAL: Duration = Duration::from_secs(60);
@@ -59,6 +66,8 @@ pub struct Scraper {
     panic_next_read: std::sync::atomic::AtomicBool,
     #[cfg(test)]
     hang_next_read: std::sync::atomic::AtomicBool,
+    #[cfg(test)]
+    panic_next_render: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +106,8 @@ impl Scraper {
             panic_next_read: Default::default(),
             #[cfg(test)]
             hang_next_read: Default::default(),
+            #[cfg(test)]
+            panic_next_render: Default::default(),
         }
     }
 
@@ -107,15 +118,57 @@ impl Scraper {
         self
     }
 
-    /// The exposition for one scrape.
+    /// The exposition for one scrape: gzip-encoded ones whole (and kept with the
+    /// reading for the next scrapes), uncompressed ones streamed as they are written.
     pub async fn exposition(
         self: &Arc<Self>,
         wanted: Wanted,
-    ) -> Result<Exposition, tokio::task::JoinError> {
+    ) -> Result<Response, tokio::task::JoinError> {
         let reading = self.reading().await;
         let scraper = self.clone();
         // Rendering hundreds of thousands of series is CPU work: keep it off the reactor.
-        tokio::task::spawn_blocking(move || scraper.render(&reading, wanted)).await
+        if wanted.gzip {
+            let rendered = tokio::task::spawn_blocking(move || scraper.render(&reading, wanted));
+            return Ok(rendered.await?.into_response());
+        }
+        let (sender, chunks) = tokio::sync::mpsc::channel(STREAMED_CHUNKS_IN_FLIGHT);
+        tokio::task::spawn_blocking(move || scraper.stream(&reading, wanted.format, sender));
+        Ok(StreamedExposition {
+            format: wanted.format,
+            chunks,
+        }
+        .into_response())
+    }
+
+    /// Renders `reading` uncompressed into `sender`; a panic ends the stream with an
+    /// error, so that the client does not take a short exposition for a whole one.
+    fn stream(
+        &self,
+        reading: &Reading,
+        format: Format,
+        sender: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    ) {
+        let rendered = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(test)]
+            if self
+                .panic_next_render
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                panic!("injected by a test");
+            }
+            render::stream_with_resources(
+                format,
+                &reading.usage,
+                reading.resources.as_deref(),
+                self.metrics.registry(),
+                &mut |chunk| sender.blocking_send(Ok(Bytes::from(chunk))).is_ok(),
+            )
+        }));
+        if let Err(panic) = rendered {
+            let why = panic_message(&*panic);
+            tracing::error!(why, "rendering metrics failed");
+            let _ = sender.blocking_send(Err(std::io::Error::other(why)));
+        }
     }
 
     /// A reading no older than max-age: the latest, the one in flight, or a new one.
@@ -165,6 +218,8 @@ impl Scraper {
             .cloned()
     }
 
+    /// The gzip-encoded exposition of `reading`, rendered by the first scrape that
+    /// wants it in this format and kept for the others.
     fn render(&self, reading: &Reading, wanted: Wanted) -> Exposition {
         let render = || {
             render::render_with_resources(
@@ -174,9 +229,6 @@ impl Scraper {
                 self.metrics.registry(),
             )
         };
-        if !wanted.gzip {
-            return render();
-        }
         let slot = match wanted.format {
             Format::OpenMetrics => &reading.gzipped[0],
             Format::Text => &reading.gzipped[1],
@@ -407,8 +459,11 @@ mod tests {
     use crate::connect::Connection;
     use crate::exposition::negotiate::Format;
 
-    fn text(exposition: &Exposition) -> String {
-        String::from_utf8(exposition.body.to_vec()).unwrap()
+    async fn text(response: Response) -> String {
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
     }
 
     /// A scraper of a simulated cluster, reading on every scrape, with `timeout`.
@@ -484,7 +539,7 @@ mod tests {
         scraper
             .panic_next_read
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let failed = text(&scraper.exposition(wanted).await.unwrap());
+        let failed = text(scraper.exposition(wanted).await.unwrap()).await;
         assert!(failed.contains("kube_metrics_server_up 0\n"), "{failed}");
         assert!(!failed.contains("kube_metrics_server_pod_cpu{"), "{failed}");
         assert!(
@@ -494,9 +549,46 @@ mod tests {
             "{failed}"
         );
 
-        let next = text(&scraper.exposition(wanted).await.unwrap());
+        let next = text(scraper.exposition(wanted).await.unwrap()).await;
         assert!(next.contains("kube_metrics_server_up 1\n"), "{next}");
         assert!(next.contains("kube_metrics_server_pod_cpu{"), "{next}");
+        cluster.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_uncompressed_exposition_streams_and_a_failed_one_breaks_off() {
+        let (cluster, scraper) = simulated(Duration::from_secs(10)).await;
+        let wanted = Wanted {
+            format: Format::OpenMetrics,
+            gzip: false,
+        };
+        let streamed = text(scraper.exposition(wanted).await.unwrap()).await;
+        assert!(streamed.ends_with("# EOF\n"), "whole: {}", streamed.len());
+        let reading = scraper.reading().await;
+        let whole = render::render_with_resources(
+            wanted,
+            reading.usage.clone(),
+            reading.resources.clone(),
+            scraper.metrics.registry(),
+        );
+        let whole = String::from_utf8(whole.body.to_vec()).unwrap();
+        let usage = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|line| line.starts_with("kube_metrics_server_pod_"))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert!(!usage(&streamed).is_empty());
+        assert_eq!(usage(&streamed), usage(&whole));
+
+        scraper
+            .panic_next_render
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let response = scraper.exposition(wanted).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await;
+        assert!(body.is_err(), "a failed rendering must not look whole");
+        let next = text(scraper.exposition(wanted).await.unwrap()).await;
+        assert!(next.ends_with("# EOF\n"));
         cluster.shutdown().await;
     }
 }
