@@ -388,6 +388,7 @@ mod tests {
                     ip: ip.as_str().into(),
                     cpu,
                     memory,
+                    sampled: Default::default(),
                 }
             })
     }
@@ -400,7 +401,7 @@ mod tests {
         ) {
             let usage = Arc::new(ClusterUsage {
                 containers: Some(containers),
-                nodes: Some(vec![NodeUsage { node: "n\"1".into(), cpu: node_cpu, memory: Some(1.5) }]),
+                nodes: Some(vec![NodeUsage { node: "n\"1".into(), cpu: node_cpu, memory: Some(1.5), sampled: Default::default() }]),
             });
             let mut ours = render_text(Format::OpenMetrics, usage.clone(), &Registry::default());
             prop_assert!(ours.ends_with("# EOF\n"));
@@ -423,6 +424,7 @@ mod tests {
             ip: "10.0.0.1".into(),
             cpu,
             memory,
+            sampled: Default::default(),
         }
     }
 
@@ -436,6 +438,7 @@ mod tests {
                 node: "node-1".into(),
                 cpu: Some(1.5),
                 memory: Some(1073741824.0),
+                sampled: Default::default(),
             }]),
         })
     }
