@@ -111,21 +111,25 @@ function matchesFilter(namespace) {
   return filter === "" || namespace.toLowerCase().includes(filter);
 }
 
+// Names compare as the API sorts them (Kubernetes names are ASCII), not by locale.
+function compareNames(x, y) {
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 // Orders rows by the table's chosen column; ties by name, so the order is stable.
 function sorted(rows, table, nameColumn) {
   const column = table.dataset.sort;
   const direction = table.dataset.order === "ascending" ? 1 : -1;
-  const value = (row) => row[column];
   return rows.slice().sort((a, b) => {
-    const x = value(a);
-    const y = value(b);
+    const x = a[column];
+    const y = b[column];
     let order = 0;
     if (typeof x === "string" || typeof y === "string") {
-      order = String(x ?? "").localeCompare(String(y ?? ""));
+      order = compareNames(String(x ?? ""), String(y ?? ""));
     } else {
       order = (x ?? -Infinity) - (y ?? -Infinity);
     }
-    return order * direction || String(a[nameColumn]).localeCompare(String(b[nameColumn]));
+    return order * direction || compareNames(String(a[nameColumn]), String(b[nameColumn]));
   });
 }
 
@@ -180,7 +184,7 @@ function drawTopPods(id, column) {
   const pods = latest.pods
     .filter((row) => row[column] !== null && matchesFilter(row.namespace))
     .sort((a, b) => b[column] - a[column] ||
-      a.namespace.localeCompare(b.namespace) || a.pod.localeCompare(b.pod))
+      compareNames(a.namespace, b.namespace) || compareNames(a.pod, b.pod))
     .slice(0, TOP_PODS)
     .map((row) => {
       const tr = document.createElement("tr");
@@ -216,7 +220,7 @@ function shareCell(column, used, allocatable) {
   meter.title = percent(share) + " of " + allocatable + " allocatable";
   const label = document.createElement("span");
   label.textContent = percent(share);
-  td.append(meter, " ", label);
+  td.append(meter, label);
   return td;
 }
 
