@@ -354,6 +354,19 @@ async fn it_fits_a_phone() {
         widths[0].as_f64() <= widths[1].as_f64(),
         "the page scrolls sideways on a phone: {widths}"
     );
+    // Every column of every table in view, none behind a sideways scroll.
+    let overflowing = browser
+        .eval(
+            "[...document.querySelectorAll('.scroll')]
+                .filter((box) => box.scrollWidth > box.clientWidth)
+                .map((box) => box.querySelector('table').id)",
+        )
+        .await;
+    assert_eq!(
+        overflowing,
+        serde_json::json!([]),
+        "tables wider than a phone"
+    );
 }
 
 /// A fixture: one node, and pods `shop/web-0` and `blog/web-0`, `shop`'s container

@@ -247,6 +247,25 @@ async fn bad_requests_get_a_json_error_and_a_400() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn node_rows_are_refused_where_the_exporter_reads_no_nodes() {
+    let setup = setup(&["--namespaces", "shop"]).await;
+    let response = reqwest::get(setup.url("?nodes=true")).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("this exporter does not read nodes"),
+        "{body}"
+    );
+    assert_eq!(
+        setup.api("?group_by=namespace&format=csv").await,
+        "namespace,pods,containers,cpu_cores,memory_bytes\nshop,2,3,0.124956789,127651093\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_metrics_api_is_a_json_503() {
     let setup = setup(&["--metrics.max-age", "0s"]).await;
     setup.server.fail("/apis/metrics.k8s.io/", 503);

@@ -495,6 +495,35 @@ mod tests {
     }
 
     #[test]
+    fn pods_sampled_together_share_their_sample_time() {
+        let body = br#"{"items":[
+            {"metadata":{"name":"a","namespace":"n"},"timestamp":"2026-11-21T06:30:46Z","window":"15.01s","containers":[{"name":"c"},{"name":"d"}]},
+            {"metadata":{"name":"b","namespace":"n"},"timestamp":"2026-11-21T06:30:46Z","window":"15.01s","containers":[{"name":"c"}]},
+            {"metadata":{"name":"c","namespace":"n"},"containers":[{"name":"c"}]}]}"#;
+        let lists = [PodMetricsList::decode(body).unwrap()];
+        let (usage, _) =
+            ClusterUsage::build(Some(&lists), None, &Pods::default(), &Scope::default());
+        let containers = usage.containers.unwrap();
+        assert_eq!(&*containers[0].sampled.timestamp, "2026-11-21T06:30:46Z");
+        assert_eq!(&*containers[0].sampled.window, "15.01s");
+        assert!(Arc::ptr_eq(&containers[0].sampled, &containers[2].sampled));
+        assert_eq!(*containers[3].sampled, Sampled::default());
+
+        // From protobuf the numbers are formatted as the JSON would have them.
+        let mut times = SampleTimes::default();
+        let number = SampleTime {
+            seconds: Some(1_795_242_646),
+            window_nanos: 15_010_000_000,
+        };
+        let formatted = times.get(None, None, Some(number));
+        assert_eq!(*formatted, *containers[0].sampled);
+        assert!(Arc::ptr_eq(
+            &formatted,
+            &times.get(None, None, Some(number))
+        ));
+    }
+
+    #[test]
     fn scope_filters_pods() {
         let body = br#"{"items":[
             {"metadata":{"name":"a","namespace":"kube-system"},"containers":[{"name":"c","usage":{"cpu":"1"}}]},

@@ -86,8 +86,9 @@ async fn usage(State(state): State<AppState>, RawQuery(query): RawQuery) -> Resp
         Ok(query) => query,
         Err(error) => return error.into_response(),
     };
+    let reads_nodes = state.scraper.reads_nodes();
     let reading = state.scraper.reading().await;
-    match tokio::task::spawn_blocking(move || query.answer(&reading)).await {
+    match tokio::task::spawn_blocking(move || query.answer(&reading, reads_nodes)).await {
         Ok(answer) => usage_api::respond(answer),
         Err(error) => {
             tracing::error!(%error, "answering a usage request failed");

@@ -118,9 +118,7 @@ impl UsageQuery {
                         }
                     }
                 }
-                other => return Err(ApiError::bad_request(format!(
-                    "unknown parameter {other:?}; known: group_by, namespace, node, nodes, format"
-                ))),
+                other => return Err(ApiError::bad_request(unknown(other))),
             }
         }
         if parsed.node_rows && seen.contains("group_by") {
@@ -136,8 +134,19 @@ impl UsageQuery {
         Ok(parsed)
     }
 
-    /// The answer from `reading`: the body and its content type.
-    pub fn answer(&self, reading: &Reading) -> Result<(String, &'static str), ApiError> {
+    /// The answer from `reading`: the body and its content type. `reads_nodes` is
+    /// whether this exporter reads NodeMetrics at all.
+    pub fn answer(
+        &self,
+        reading: &Reading,
+        reads_nodes: bool,
+    ) -> Result<(String, &'static str), ApiError> {
+        if self.node_rows && !reads_nodes {
+            return Err(ApiError::bad_request(
+                "this exporter does not read nodes (--namespaces without --node-metrics, \
+                 or a shard other than 0)",
+            ));
+        }
         let usage = &reading.usage;
         let requirements = reading.resources.as_deref();
         let unreadable = match self.node_rows {
@@ -174,6 +183,10 @@ impl UsageQuery {
         let body = views::render(&rows, format, self.group_by, requirements.is_some());
         Ok((body, content_type))
     }
+}
+
+fn unknown(parameter: &str) -> String {
+    format!("unknown parameter {parameter:?}; known: group_by, namespace, node, nodes, format")
 }
 
 fn decode(text: &str) -> Result<String, ApiError> {
