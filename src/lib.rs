@@ -15,11 +15,14 @@
 //!   NodeMetrics lists, and one watch loop that keeps the pod index (node and IP), the
 //!   pods' requests and limits, and the nodes' capacity.
 //! - [`reading`] — one read joined with those indexes: each container's and node's
-//!   usage in base units with its labels, and with `--resources` its requirements.
+//!   usage in base units with its labels, and with `--resources` its requirements; and
+//!   the views people read of it (rows per container or node, exact sums per namespace,
+//!   node or pod, as a table, CSV or JSON), shared by `snapshot` and the usage API.
 //! - [`exposition`] — the metric families as data, the exporter's own metrics, the
 //!   format and encoding a scraper asked for, the rendered bytes, and the [`Scraper`]
 //!   that shares one read among concurrent scrapes and reuses it for `--metrics.max-age`.
-//! - [`web`] — routes, the accept loop, TLS, basic auth and the web config file.
+//! - [`web`] — routes (the metrics, `/api/v1/usage` and the page at `/` over it), the
+//!   accept loop, TLS, basic auth and the web config file.
 //! - [`commands`] — `serve` (the default) and `snapshot` wire the steps together; the
 //!   simulated cluster behind `simulate` and `--simulate` is the `simulator` crate.
 //!

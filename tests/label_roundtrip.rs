@@ -28,6 +28,7 @@ proptest! {
             ip: "".into(),
             cpu: Some(cpu),
             memory: None,
+            sampled: Default::default(),
         };
         let snapshot = Arc::new(ClusterUsage { containers: Some(vec![usage]), nodes: None });
         let format = if openmetrics { Format::OpenMetrics } else { Format::Text };

@@ -436,6 +436,7 @@ mod tests {
                     ip: ip.as_str().into(),
                     cpu,
                     memory,
+                    sampled: Default::default(),
                 }
             })
     }
@@ -448,7 +449,7 @@ mod tests {
         ) {
             let usage = Arc::new(ClusterUsage {
                 containers: Some(containers),
-                nodes: Some(vec![NodeUsage { node: "n\"1".into(), cpu: node_cpu, memory: Some(1.5) }]),
+                nodes: Some(vec![NodeUsage { node: "n\"1".into(), cpu: node_cpu, memory: Some(1.5), sampled: Default::default() }]),
             });
             let mut ours = render_text(Format::OpenMetrics, usage.clone(), &Registry::default());
             prop_assert!(ours.ends_with("# EOF\n"));
@@ -471,6 +472,7 @@ mod tests {
             ip: "10.0.0.1".into(),
             cpu,
             memory,
+            sampled: Default::default(),
         }
     }
 
@@ -484,6 +486,7 @@ mod tests {
                 node: "node-1".into(),
                 cpu: Some(1.5),
                 memory: Some(1073741824.0),
+                sampled: Default::default(),
             }]),
         })
     }

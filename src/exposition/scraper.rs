@@ -309,6 +309,12 @@ impl Scraper {
         })
     }
 
+    /// Whether reads include NodeMetrics (not with `--namespaces` alone, nor on shards
+    /// other than 0).
+    pub fn reads_nodes(&self) -> bool {
+        self.scope.includes_nodes()
+    }
+
     /// Whether the pod index has completed its first list, so that series carry node
     /// and IP: the exporter's readiness.
     pub fn is_ready(&self) -> bool {

@@ -81,42 +81,58 @@ impl RequirementWatches {
 
     /// The context of one joined read.
     pub fn join(&self, usage: &ClusterUsage) -> Requirements {
-        let containers = self.pods.with(|lookup| {
-            usage
-                .containers
-                .iter()
-                .flatten()
-                .filter_map(|usage| {
-                    let requirements =
-                        lookup.get(&usage.namespace, &usage.pod, &usage.container)?;
-                    Some(ContainerRequirementSeries {
-                        namespace: usage.namespace.clone(),
-                        pod: usage.pod.clone(),
-                        container: usage.container.clone(),
-                        node: usage.node.clone(),
-                        ip: usage.ip.clone(),
-                        requirements,
-                    })
-                })
-                .collect()
-        });
-        let nodes = match &self.nodes {
-            None => Vec::new(),
-            Some(index) => index.with(|known| {
-                usage
-                    .nodes
-                    .iter()
-                    .flatten()
-                    .filter_map(|usage| {
-                        let capacity = *known.get(&*usage.node)?;
-                        Some(NodeCapacitySeries {
-                            node: usage.node.clone(),
-                            capacity,
-                        })
-                    })
-                    .collect()
-            }),
-        };
-        Requirements { containers, nodes }
+        Requirements {
+            containers: container_requirements(&self.pods, usage),
+            nodes: self
+                .nodes
+                .as_ref()
+                .map(|index| node_capacities(index, usage))
+                .unwrap_or_default(),
+        }
     }
+}
+
+/// The requests and limits of the containers of `usage` whose spec sets any, in the
+/// order of the usage.
+pub fn container_requirements(
+    pods: &PodResources,
+    usage: &ClusterUsage,
+) -> Vec<ContainerRequirementSeries> {
+    pods.with(|lookup| {
+        usage
+            .containers
+            .iter()
+            .flatten()
+            .filter_map(|usage| {
+                let requirements = lookup.get(&usage.namespace, &usage.pod, &usage.container)?;
+                Some(ContainerRequirementSeries {
+                    namespace: usage.namespace.clone(),
+                    pod: usage.pod.clone(),
+                    container: usage.container.clone(),
+                    node: usage.node.clone(),
+                    ip: usage.ip.clone(),
+                    requirements,
+                })
+            })
+            .collect()
+    })
+}
+
+/// The capacity and allocatable of the nodes of `usage` that the node watch knows, in
+/// the order of the usage.
+pub fn node_capacities(index: &NodeIndex, usage: &ClusterUsage) -> Vec<NodeCapacitySeries> {
+    index.with(|known| {
+        usage
+            .nodes
+            .iter()
+            .flatten()
+            .filter_map(|usage| {
+                let capacity = *known.get(&*usage.node)?;
+                Some(NodeCapacitySeries {
+                    node: usage.node.clone(),
+                    capacity,
+                })
+            })
+            .collect()
+    })
 }

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use crate::quantity::{self, QuantityError};
 use crate::scope::Scope;
 use crate::sources::metrics_api::{
-    ListBody, NodeMetricsList, PodMetrics, PodMetricsList, RawUsage, ReadError,
+    ListBody, NodeMetricsList, PodMetrics, PodMetricsList, RawUsage, ReadError, SampleTime, Text,
 };
 use crate::sources::pod_index::{Placement, Pods};
-use crate::string_pool::{HashSet, HashSetExt, StringPool};
+use crate::string_pool::{HashMap, HashSet, HashSetExt, StringPool};
 
 /// One container's usage. Strings are shared: a pod's name, namespace, node and IP
 /// with all its containers, and with the pod index.
@@ -28,6 +28,8 @@ pub struct ContainerUsage {
     pub cpu: Option<f64>,
     /// Memory working set in bytes; `None` when absent or invalid.
     pub memory: Option<f64>,
+    /// When the pod was sampled; shared by the pods sampled together.
+    pub sampled: Arc<Sampled>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +37,68 @@ pub struct NodeUsage {
     pub node: Arc<str>,
     pub cpu: Option<f64>,
     pub memory: Option<f64>,
+    pub sampled: Arc<Sampled>,
+}
+
+/// When metrics-server sampled a pod or node, as its JSON writes it: the end of the
+/// window (RFC 3339) and the window's length (a Go duration, `15.01s`); empty where it
+/// left them out. The usage is the average over the window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sampled {
+    pub timestamp: Box<str>,
+    pub window: Box<str>,
+}
+
+/// One [`Sampled`] per distinct timestamp and window of a read, formatted once.
+#[derive(Default)]
+struct SampleTimes {
+    by_number: HashMap<SampleTime, Arc<Sampled>>,
+    by_text: HashMap<Box<str>, Vec<Arc<Sampled>>>,
+    none: Arc<Sampled>,
+}
+
+impl SampleTimes {
+    fn get(
+        &mut self,
+        timestamp: Option<&Text<'_>>,
+        window: Option<&Text<'_>>,
+        number: Option<SampleTime>,
+    ) -> Arc<Sampled> {
+        if let Some(number) = number {
+            return self
+                .by_number
+                .entry(number)
+                .or_insert_with(|| {
+                    let (timestamp, window) = number.texts();
+                    Arc::new(Sampled {
+                        timestamp: timestamp.unwrap_or_default().into(),
+                        window: window.into(),
+                    })
+                })
+                .clone();
+        }
+        let timestamp = timestamp.map_or("", |t| &**t);
+        let window = window.map_or("", |t| &**t);
+        if timestamp.is_empty() && window.is_empty() {
+            return self.none.clone();
+        }
+        if let Some(known) = self
+            .by_text
+            .get(timestamp)
+            .and_then(|same| same.iter().find(|s| &*s.window == window))
+        {
+            return known.clone();
+        }
+        let sampled = Arc::new(Sampled {
+            timestamp: timestamp.into(),
+            window: window.into(),
+        });
+        self.by_text
+            .entry(timestamp.into())
+            .or_default()
+            .push(sampled.clone());
+        sampled
+    }
 }
 
 /// What a scrape exports. A list is `None` when its read failed, so that no stale
@@ -151,6 +215,7 @@ impl ClusterUsage {
         };
         let nodes = nodes.map(|list| {
             let mut seen = HashSet::new();
+            let mut times = SampleTimes::default();
             list.items
                 .iter()
                 .flatten()
@@ -173,6 +238,7 @@ impl ClusterUsage {
                         node: Arc::from(name),
                         cpu,
                         memory,
+                        sampled: times.get(node.timestamp.as_ref(), node.window.as_ref(), None),
                     })
                 })
                 .collect()
@@ -192,6 +258,7 @@ pub struct PodJoin<'i> {
     /// Pods the index does not know, by namespace and name.
     seen_unknown: HashSet<(Arc<str>, Arc<str>)>,
     strings: StringPool,
+    times: SampleTimes,
     problems: Problems,
 }
 
@@ -205,6 +272,7 @@ impl<'i> PodJoin<'i> {
             seen_known: HashSet::with_capacity(pods),
             seen_unknown: HashSet::new(),
             strings: StringPool::default(),
+            times: SampleTimes::default(),
             problems: Problems::default(),
         }
     }
@@ -244,6 +312,9 @@ impl<'i> PodJoin<'i> {
                 (namespace, name, Placement::default())
             }
         };
+        let sampled = self
+            .times
+            .get(pod.timestamp.as_ref(), pod.window.as_ref(), pod.sample_time);
         let first_container = self.containers.len();
         for container in pod.containers.iter().flatten() {
             let repeated = self.containers[first_container..]
@@ -269,6 +340,7 @@ impl<'i> PodJoin<'i> {
                 ip: place.ip.clone(),
                 cpu,
                 memory,
+                sampled: sampled.clone(),
             });
         }
     }
@@ -420,6 +492,35 @@ mod tests {
         assert_eq!(cpu, [Some(1.0), Some(4.0)]);
         assert_eq!(snapshot.nodes.unwrap().len(), 1);
         assert_eq!(problems.duplicates, 3);
+    }
+
+    #[test]
+    fn pods_sampled_together_share_their_sample_time() {
+        let body = br#"{"items":[
+            {"metadata":{"name":"a","namespace":"n"},"timestamp":"2026-11-21T06:30:46Z","window":"15.01s","containers":[{"name":"c"},{"name":"d"}]},
+            {"metadata":{"name":"b","namespace":"n"},"timestamp":"2026-11-21T06:30:46Z","window":"15.01s","containers":[{"name":"c"}]},
+            {"metadata":{"name":"c","namespace":"n"},"containers":[{"name":"c"}]}]}"#;
+        let lists = [PodMetricsList::decode(body).unwrap()];
+        let (usage, _) =
+            ClusterUsage::build(Some(&lists), None, &Pods::default(), &Scope::default());
+        let containers = usage.containers.unwrap();
+        assert_eq!(&*containers[0].sampled.timestamp, "2026-11-21T06:30:46Z");
+        assert_eq!(&*containers[0].sampled.window, "15.01s");
+        assert!(Arc::ptr_eq(&containers[0].sampled, &containers[2].sampled));
+        assert_eq!(*containers[3].sampled, Sampled::default());
+
+        // From protobuf the numbers are formatted as the JSON would have them.
+        let mut times = SampleTimes::default();
+        let number = SampleTime {
+            seconds: Some(1_795_242_646),
+            window_nanos: 15_010_000_000,
+        };
+        let formatted = times.get(None, None, Some(number));
+        assert_eq!(*formatted, *containers[0].sampled);
+        assert!(Arc::ptr_eq(
+            &formatted,
+            &times.get(None, None, Some(number))
+        ));
     }
 
     #[test]

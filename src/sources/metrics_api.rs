@@ -43,6 +43,28 @@ pub struct PodMetrics<'a> {
     pub window: Option<Text<'a>>,
     #[serde(borrow, default)]
     pub containers: Option<Vec<ContainerMetrics<'a>>>,
+    /// The timestamp and window as numbers, where a reader left the texts out to format
+    /// them only when asked ([`ListBody::for_each_pod`] of a protobuf body).
+    #[serde(skip)]
+    pub sample_time: Option<SampleTime>,
+}
+
+/// When metrics-server sampled a pod, as protobuf carries it: the end of the window in
+/// Unix seconds (`None` for the zero time, which JSON writes as `null`) and its length.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SampleTime {
+    pub seconds: Option<i64>,
+    pub window_nanos: i64,
+}
+
+impl SampleTime {
+    /// The timestamp and window as metrics-server's JSON writes them.
+    pub fn texts(self) -> (Option<String>, String) {
+        (
+            self.seconds.map(protobuf::rfc3339),
+            protobuf::go_duration(self.window_nanos),
+        )
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -291,8 +313,9 @@ impl ContentType {
 
 impl ListBody {
     /// Decodes a PodMetricsList one pod at a time, handing each to `each`: a large
-    /// list is never held decoded beside its body. Timestamps and windows may be left
-    /// out (the exporter does not export them).
+    /// list is never held decoded beside its body. From protobuf, timestamps and windows
+    /// come as numbers ([`PodMetrics::sample_time`]), not text, which costs two strings
+    /// a pod to write.
     pub fn for_each_pod<'b>(&'b self, each: impl FnMut(PodMetrics<'b>)) -> Result<(), ReadError> {
         match self.encoding {
             ContentType::Json => PodMetricsList::for_each_pod(&self.bytes, each),

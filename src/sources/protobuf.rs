@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::metrics_api::{
-    ContainerMetrics, NodeMetrics, ObjectName, PodMetrics, RawUsage as Usage, Text,
+    ContainerMetrics, NodeMetrics, ObjectName, PodMetrics, RawUsage as Usage, SampleTime, Text,
 };
 
 pub const MAGIC: [u8; 4] = *b"k8s\0";
@@ -416,20 +416,21 @@ pub fn for_each_pod<'b>(
     for_each_pod_with(body, Times::Text, each)
 }
 
-/// [`for_each_pod`] without each pod's timestamp and window (left `None`), which the
-/// exporter does not export: formatting them would cost a scrape two strings a pod.
+/// [`for_each_pod`] with each pod's timestamp and window as numbers
+/// ([`PodMetrics::sample_time`]) rather than text: formatting them would cost a scrape
+/// two strings a pod, and a reader can format each distinct pair once.
 pub fn for_each_pod_usage<'b>(
     body: &'b [u8],
     each: impl FnMut(PodMetrics<'b>),
 ) -> Result<(), DecodeError> {
-    for_each_pod_with(body, Times::Skipped, each)
+    for_each_pod_with(body, Times::Numbers, each)
 }
 
-/// Whether a pod's timestamp and window are formatted as text or left out.
+/// Whether a pod's timestamp and window are formatted as text or kept as numbers.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Times {
     Text,
-    Skipped,
+    Numbers,
 }
 
 fn for_each_pod_with<'b>(
@@ -484,18 +485,27 @@ fn decode_pod(buf: &[u8], times: Times) -> Result<PodMetrics<'_>, DecodeError> {
             _ => {}
         }
     }
-    let (timestamp, window) = match times {
-        Times::Text => (
-            time.map(|s| Text(Cow::Owned(rfc3339(s)))),
-            Some(Text(Cow::Owned(go_duration(window)))),
-        ),
-        Times::Skipped => (None, None),
+    let sample_time = SampleTime {
+        seconds: time,
+        window_nanos: window,
+    };
+    let (timestamp, window, sample_time) = match times {
+        Times::Text => {
+            let (timestamp, window) = sample_time.texts();
+            (
+                timestamp.map(|t| Text(Cow::Owned(t))),
+                Some(Text(Cow::Owned(window))),
+                None,
+            )
+        }
+        Times::Numbers => (None, None, Some(sample_time)),
     };
     Ok(PodMetrics {
         metadata: Some(meta),
         timestamp,
         window,
         containers: (!containers.is_empty()).then_some(containers),
+        sample_time,
     })
 }
 

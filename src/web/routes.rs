@@ -1,17 +1,21 @@
 //! The HTTP surface, on axum: the metrics endpoint (format and gzip as
 //! [`crate::exposition::negotiate`] decides), `/healthz` (a scrape can still be made),
-//! `/readyz` (the pod index has synced) and a small landing page. How these are served (TLS, auth, limits) is [`super::server`]'s.
+//! `/readyz` (the pod index has synced), the usage API ([`super::usage_api`]) and the
+//! page at `/` that shows it ([`super::page`]). How these are served (TLS, auth,
+//! limits) is [`super::server`]'s.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
 use crate::exposition::negotiate::Wanted;
 use crate::exposition::scraper::Scraper;
+use crate::web::page;
+use crate::web::usage_api::{self, UsageQuery};
 
 #[derive(Clone)]
 struct AppState {
@@ -28,7 +32,10 @@ pub fn router(scraper: Arc<Scraper>, telemetry_path: &str) -> Router {
         .route(telemetry_path, get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/api/v1/usage", get(usage))
         .route("/", get(landing_page))
+        .route(page::SCRIPT_PATH, get(page::script))
+        .route(page::STYLE_PATH, get(page::style))
         .with_state(state)
 }
 
@@ -72,16 +79,24 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn landing_page(State(state): State<AppState>) -> Html<String> {
-    let path = &state.telemetry_path;
-    Html(format!(
-        "<!DOCTYPE html>\n<html><head><title>metrics-server-prom</title></head><body>\n\
-         <h1>metrics-server-prom</h1>\n\
-         <p>Kubernetes resource metrics (metrics.k8s.io) for Prometheus, {version}.</p>\n\
-         <ul>\n<li><a href=\"{path}\">{path}</a>: metrics</li>\n\
-         <li><a href=\"/healthz\">/healthz</a>: liveness</li>\n\
-         <li><a href=\"/readyz\">/readyz</a>: readiness (pod index synced)</li>\n</ul>\n\
-         </body></html>\n",
-        version = env!("CARGO_PKG_VERSION"),
-    ))
+/// The usage API: the query is checked before the reading is asked for, so a bad
+/// request costs no read; rendering a large cluster's rows is kept off the reactor.
+async fn usage(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let query = match UsageQuery::parse(query.as_deref().unwrap_or_default()) {
+        Ok(query) => query,
+        Err(error) => return error.into_response(),
+    };
+    let reads_nodes = state.scraper.reads_nodes();
+    let reading = state.scraper.reading().await;
+    match tokio::task::spawn_blocking(move || query.answer(&reading, reads_nodes)).await {
+        Ok(answer) => usage_api::respond(answer),
+        Err(error) => {
+            tracing::error!(%error, "answering a usage request failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "answering failed\n").into_response()
+        }
+    }
+}
+
+async fn landing_page(State(state): State<AppState>) -> Response {
+    page::html(&state.telemetry_path)
 }

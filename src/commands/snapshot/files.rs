@@ -18,7 +18,9 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 use tokio::time::MissedTickBehavior;
 
-use super::read::{ClusterReader, Rows};
+use crate::reading::views::Rows;
+
+use super::read::ClusterReader;
 
 /// Where the files go and what they are called.
 #[derive(Debug, Clone)]

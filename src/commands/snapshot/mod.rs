@@ -5,31 +5,25 @@
 //! saying what could not be read from where.
 //!
 //! - [`read`] — one read: metrics list, pod index join, requests and capacity.
-//! - [`rows`] — the row types and the exact group sums.
-//! - [`columns`] — the printed columns, as data.
-//! - [`output`] — table, CSV and JSON writers.
 //! - [`files`] — a file per interval, written atomically.
+//!
+//! The rows, sums, columns and writers are the views the web API serves too
+//! ([`crate::reading::views`]).
 
-pub mod columns;
 pub mod files;
-pub mod output;
 pub mod read;
-pub mod rows;
 
 use std::future::Future;
 use std::io::Write as _;
 
 use anyhow::Context as _;
 
-use crate::config::{ClusterArgs, GroupBy, OutputFormat, SnapshotArgs};
+use crate::config::{ClusterArgs, OutputFormat, SnapshotArgs};
 use crate::connect::{Connection, ReadTimeout};
+use crate::reading::views::{self, Rows};
 
-use columns::{
-    Column, CONTAINER_COLUMNS, CONTAINER_RESOURCE_COLUMNS, GROUP_COLUMNS, GROUP_RESOURCE_COLUMNS,
-    NAMESPACE_KEY, NODE_COLUMNS, NODE_KEY, NODE_RESOURCE_COLUMNS, POD_KEY,
-};
 use files::FileSeries;
-use read::{ClusterReader, Rows, Selection};
+use read::{ClusterReader, Selection};
 
 /// Runs `snapshot`. Cluster flags given before the subcommand (`parent`) are used where
 /// the subcommand's own are not.
@@ -60,7 +54,7 @@ pub async fn run(
         cluster.metrics_content_type.unwrap_or_default(),
     )?
     .with_label_selector(args.selector.clone());
-    let render = |rows: &Rows| render(rows, format, args.group_by, args.resources);
+    let render = |rows: &Rows| views::render(rows, format, args.group_by, args.resources);
     let result = match (args.every, &args.dir) {
         (Some(every), Some(dir)) => {
             let series = FileSeries {
@@ -89,39 +83,6 @@ fn merged(own: &ClusterArgs, parent: ClusterArgs) -> ClusterArgs {
     }
 }
 
-/// The rows of one read as `format` prints them, grouped when asked.
-pub fn render(
-    rows: &Rows,
-    format: OutputFormat,
-    group_by: Option<GroupBy>,
-    resources: bool,
-) -> String {
-    fn with<'a, R>(base: &'a [Column<R>], extra: &'a [Column<R>], on: bool) -> Vec<&'a Column<R>> {
-        let extra = if on { extra } else { &[] };
-        base.iter().chain(extra).collect()
-    }
-    match (rows, group_by) {
-        (Rows::Nodes(nodes), _) => {
-            let columns = with(&NODE_COLUMNS, &NODE_RESOURCE_COLUMNS, resources);
-            output::render(format, &columns, nodes)
-        }
-        (Rows::Containers(containers), None) => {
-            let columns = with(&CONTAINER_COLUMNS, &CONTAINER_RESOURCE_COLUMNS, resources);
-            output::render(format, &columns, containers)
-        }
-        (Rows::Containers(containers), Some(group_by)) => {
-            let key: &[Column<_>] = match group_by {
-                GroupBy::Namespace => &NAMESPACE_KEY,
-                GroupBy::Node => &NODE_KEY,
-                GroupBy::Pod => &POD_KEY,
-            };
-            let mut columns: Vec<_> = key.iter().collect();
-            columns.extend(with(&GROUP_COLUMNS, &GROUP_RESOURCE_COLUMNS, resources));
-            output::render(format, &columns, &rows::group(containers, group_by))
-        }
-    }
-}
-
 /// Writes to stdout; a reader that closed the pipe early (`| head`) is not an error.
 fn print(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
@@ -137,7 +98,7 @@ fn print(text: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Cli, Command, ContentType};
+    use crate::config::{Cli, Command, ContentType, GroupBy};
     use clap::{CommandFactory, Parser};
     use std::path::PathBuf;
     use std::time::Duration;

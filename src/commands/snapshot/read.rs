@@ -10,7 +10,6 @@
 //! permission or an unreachable server is reported at once, with the server's own
 //! words, rather than as a watch retrying in the background.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -19,16 +18,16 @@ use kube::api::ListParams;
 use kube::Api;
 
 use crate::connect::{BoundedClient, Connection};
-use crate::duration::parse_duration;
+use crate::reading::requirements::{container_requirements, node_capacities, Requirements};
 use crate::reading::usage::{ClusterUsage, Problems};
+use crate::reading::views::rows::{ContainerRow, NodeRow};
+use crate::reading::views::{self, Rows};
 use crate::scope::Scope;
 use crate::sources::metrics_api::{
-    ContentType, MetricsApi, NodeMetricsList, PodMetricsList, ReadError, Text, GROUP,
+    ContentType, MetricsApi, NodeMetricsList, PodMetricsList, ReadError, GROUP,
 };
 use crate::sources::node_capacity::{NodeIndex, NodeResourcesObject};
 use crate::sources::pod_index::{PodIndex, PodPlacement, Pods};
-
-use super::rows::{ContainerRow, NodeRow};
 
 /// What a read returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,15 +36,6 @@ pub struct Selection {
     pub nodes: bool,
     /// Requests, limits, capacity and allocatable beside usage.
     pub resources: bool,
-}
-
-/// The rows of one read.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Rows {
-    /// Sorted by namespace and pod, containers in the order metrics-server lists them.
-    Containers(Vec<ContainerRow>),
-    /// Sorted by node.
-    Nodes(Vec<NodeRow>),
 }
 
 /// A connection and the watches that later reads reuse.
@@ -126,46 +116,13 @@ impl ClusterReader {
             .pods()
             .map_err(|error| anyhow!("reading PodMetrics from {server}: {error}"))?;
         let lists = [list];
-        let (snapshot, problems) = pods.with(|index| join(Some(&lists), None, index));
+        let (usage, problems) = pods.with(|index| join(Some(&lists), None, index));
         report(&problems);
-        let samples: HashMap<(&str, &str), (&str, &str)> = lists[0]
-            .items
-            .iter()
-            .flatten()
-            .filter_map(|pod| {
-                let meta = pod.metadata.as_ref()?;
-                let key = (meta.namespace.as_ref(), meta.name.as_ref());
-                Some((key, times(&pod.timestamp, &pod.window)))
-            })
-            .collect();
-        let resources = pods.resources();
-        let mut rows: Vec<ContainerRow> = snapshot
-            .containers
-            .into_iter()
-            .flatten()
-            .map(|usage| {
-                let (timestamp, window) = samples
-                    .get(&(&*usage.namespace, &*usage.pod))
-                    .copied()
-                    .unwrap_or_default();
-                ContainerRow {
-                    requirements: resources
-                        .and_then(|r| r.get(&usage.namespace, &usage.pod, &usage.container)),
-                    namespace: usage.namespace.to_string(),
-                    pod: usage.pod.to_string(),
-                    container: usage.container.to_string(),
-                    node: usage.node.to_string(),
-                    ip: usage.ip.to_string(),
-                    cpu_cores: usage.cpu,
-                    memory_bytes: usage.memory,
-                    timestamp: timestamp.to_owned(),
-                    window: window.to_owned(),
-                    window_seconds: seconds(window),
-                }
-            })
-            .collect();
-        rows.sort_by(|a, b| (&a.namespace, &a.pod).cmp(&(&b.namespace, &b.pod)));
-        Ok(rows)
+        let requirements = pods.resources().map(|resources| Requirements {
+            containers: container_requirements(resources, &usage),
+            nodes: Vec::new(),
+        });
+        Ok(views::container_rows(&usage, requirements.as_ref()))
     }
 
     async fn read_nodes(&self) -> anyhow::Result<Vec<NodeRow>> {
@@ -183,36 +140,13 @@ impl ClusterReader {
         let list = body
             .nodes()
             .map_err(|error| anyhow!("reading NodeMetrics from {server}: {error}"))?;
-        let (snapshot, problems) = join(None, Some(&list), &Pods::default());
+        let (usage, problems) = join(None, Some(&list), &Pods::default());
         report(&problems);
-        let samples: HashMap<&str, (&str, &str)> = list
-            .items
-            .iter()
-            .flatten()
-            .filter_map(|node| {
-                let name = node.metadata.as_ref()?.name.as_ref();
-                Some((name, times(&node.timestamp, &node.window)))
-            })
-            .collect();
-        let mut rows: Vec<NodeRow> = snapshot
-            .nodes
-            .into_iter()
-            .flatten()
-            .map(|usage| {
-                let (timestamp, window) = samples.get(&*usage.node).copied().unwrap_or_default();
-                NodeRow {
-                    capacity: nodes.and_then(|n| n.get(&usage.node)),
-                    node: usage.node.to_string(),
-                    cpu_cores: usage.cpu,
-                    memory_bytes: usage.memory,
-                    timestamp: timestamp.to_owned(),
-                    window: window.to_owned(),
-                    window_seconds: seconds(window),
-                }
-            })
-            .collect();
-        rows.sort_by(|a, b| a.node.cmp(&b.node));
-        Ok(rows)
+        let requirements = nodes.map(|index| Requirements {
+            containers: Vec::new(),
+            nodes: node_capacities(index, &usage),
+        });
+        Ok(views::node_rows(&usage, requirements.as_ref()))
     }
 
     /// The pod index, started on the first read; every read waits for its first list.
@@ -280,19 +214,6 @@ fn join(
     ClusterUsage::build(pods, nodes, index, &Scope::default())
 }
 
-/// A sample's timestamp and window, empty where metrics-server left them out.
-fn times<'a>(timestamp: &'a Option<Text<'_>>, window: &'a Option<Text<'_>>) -> (&'a str, &'a str) {
-    (
-        timestamp.as_deref().unwrap_or_default(),
-        window.as_deref().unwrap_or_default(),
-    )
-}
-
-/// A metrics window ("15.01s", "1m0s") in seconds.
-fn seconds(window: &str) -> Option<f64> {
-    parse_duration(window).ok().map(|d| d.as_secs_f64())
-}
-
 /// What went wrong, with a hint where one helps.
 fn explain(error: &ReadError) -> String {
     match error {
@@ -329,13 +250,6 @@ fn report(problems: &Problems) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn windows_are_read_as_go_prints_them() {
-        assert_eq!(seconds("15.01s"), Some(15.01));
-        assert_eq!(seconds("1m0s"), Some(60.0));
-        assert_eq!(seconds(""), None);
-    }
 
     #[test]
     fn missing_metrics_server_is_explained() {

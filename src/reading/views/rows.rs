@@ -1,6 +1,6 @@
-//! The rows `snapshot` prints: one per container, one per node, or one per group of
-//! containers (namespace, node, or pod), with the sample's timestamp and window as
-//! metrics-server reported them and, with `--resources`, requests, limits and capacity.
+//! The rows of a view: one per container, one per node, or one per group of containers
+//! (namespace, node, or pod), with the sample's timestamp and window as metrics-server
+//! reported them and, with `--resources`, requests, limits and capacity.
 //!
 //! Values stay in base units (cores, bytes). Group sums are exact: each value is
 //! counted in billionths (nanocores, nanobytes) as an integer, so a sum of `100m` and

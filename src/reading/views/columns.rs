@@ -1,7 +1,8 @@
-//! The columns `snapshot` prints, declared as data: a name (the CSV header and JSON
-//! key, with its unit), a header for the table, whether the table shows it, and a
-//! function from a row to its cell. Adding a column is one entry here; the table, CSV
-//! and JSON writers walk these lists and nothing else changes.
+//! The columns of the views (`snapshot`'s output, the web API's answers), declared as
+//! data: a name (the CSV header and JSON key, with its unit), a header for the table,
+//! whether the table shows it, and a function from a row to its cell. Adding a column is
+//! one entry here; the table, CSV and JSON writers walk these lists and nothing else
+//! changes.
 
 use super::rows::{Billionths, ContainerRow, GroupRow, NodeRow};
 
