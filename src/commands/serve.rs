@@ -31,6 +31,7 @@ pub async fn run(args: ExporterArgs, shutdown: impl Future<Output = ()>) -> anyh
         .map_err(anyhow::Error::msg)?
         .with_label_selector(args.scope.selector.clone()),
     );
+    routes::check_telemetry_path(&args.telemetry_path)?;
     let web = WebServer::new(&args.web)?;
     let simulated = match args.simulate {
         true => Some(simulator::start(&simulator::SimulateArgs::default()).await?),

@@ -23,6 +23,33 @@ struct AppState {
     telemetry_path: Arc<str>,
 }
 
+const PAGE_PATH: &str = "/";
+const LIVENESS_PATH: &str = "/healthz";
+const READINESS_PATH: &str = "/readyz";
+const USAGE_API_PATH: &str = "/api/v1/usage";
+
+/// The paths served whatever the flags say; `--web.telemetry-path` must be another.
+const FIXED_PATHS: [&str; 6] = [
+    PAGE_PATH,
+    LIVENESS_PATH,
+    READINESS_PATH,
+    USAGE_API_PATH,
+    page::SCRIPT_PATH,
+    page::STYLE_PATH,
+];
+
+/// Refuses a `--web.telemetry-path` that another route already has.
+pub fn check_telemetry_path(path: &str) -> anyhow::Result<()> {
+    if FIXED_PATHS.contains(&path) {
+        anyhow::bail!(
+            "--web.telemetry-path {path} is taken by another endpoint; choose a path other than {}",
+            FIXED_PATHS.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The routes; `telemetry_path` has passed [`check_telemetry_path`].
 pub fn router(scraper: Arc<Scraper>, telemetry_path: &str) -> Router {
     let state = AppState {
         scraper,
@@ -30,10 +57,10 @@ pub fn router(scraper: Arc<Scraper>, telemetry_path: &str) -> Router {
     };
     Router::new()
         .route(telemetry_path, get(metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/api/v1/usage", get(usage))
-        .route("/", get(landing_page))
+        .route(LIVENESS_PATH, get(healthz))
+        .route(READINESS_PATH, get(readyz))
+        .route(USAGE_API_PATH, get(usage))
+        .route(PAGE_PATH, get(landing_page))
         .route(page::SCRIPT_PATH, get(page::script))
         .route(page::STYLE_PATH, get(page::style))
         .with_state(state)
