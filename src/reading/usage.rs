@@ -10,7 +10,8 @@ use std::sync::Arc;
 use crate::quantity::{self, QuantityError};
 use crate::scope::Scope;
 use crate::sources::metrics_api::{
-    ListBody, NodeMetricsList, PodMetrics, PodMetricsList, RawUsage, ReadError, SampleTime, Text,
+    ListBody, NodeMetricsList, PodItem, PodMetrics, PodMetricsList, RawUsage, ReadError,
+    SampleTime, Text,
 };
 use crate::sources::pod_index::{Placement, Pods};
 use crate::string_pool::{HashMap, HashSet, HashSetExt, StringPool};
@@ -184,6 +185,8 @@ impl ClusterUsage {
 
     /// Like [`ClusterUsage::build`] from raw PodMetricsList bodies, decoded pod by pod as
     /// they are joined. A body that does not decode fails the pods, with its error.
+    /// Protobuf lists of more than [`PARALLEL_JOIN_PODS`] pods are decoded and joined in
+    /// two halves on two threads.
     pub fn from_bodies(
         pod_bodies: Option<&[ListBody]>,
         nodes: Option<&NodeMetricsList>,
@@ -192,14 +195,14 @@ impl ClusterUsage {
     ) -> (ClusterUsage, Problems, Result<(), ReadError>) {
         let mut decoded = Ok(());
         let joined = pod_bodies.and_then(|bodies| {
-            let mut join = PodJoin::new(index, scope);
-            for body in bodies {
-                if let Err(error) = body.for_each_pod(|pod| join.add(&pod)) {
-                    decoded = Err(error);
-                    return None;
+            let joined = match protobuf_items(bodies) {
+                Some(Ok(items)) if items.len() > PARALLEL_JOIN_PODS => {
+                    join_in_halves(&items, index, scope)
                 }
-            }
-            Some(join.finish())
+                Some(Err(error)) => Err(error),
+                _ => join_serially(bodies, index, scope),
+            };
+            joined.map_err(|error| decoded = Err(error)).ok()
         });
         let (snapshot, problems) = Self::assemble(joined, nodes);
         (snapshot, problems, decoded)
@@ -247,6 +250,64 @@ impl ClusterUsage {
     }
 }
 
+/// Pods in a protobuf list above which the join runs in two halves on two threads.
+pub const PARALLEL_JOIN_PODS: usize = 4096;
+
+/// A join's result: the containers and what went wrong.
+type Joined = (Vec<ContainerUsage>, Problems);
+
+/// Every item of `bodies` when all are protobuf; `None` when one is JSON.
+fn protobuf_items(bodies: &[ListBody]) -> Option<Result<Vec<PodItem<'_>>, ReadError>> {
+    let mut items = Vec::new();
+    for body in bodies {
+        match body.pod_items()? {
+            Ok(more) => items.extend(more),
+            Err(error) => return Some(Err(error)),
+        }
+    }
+    Some(Ok(items))
+}
+
+fn join_serially(bodies: &[ListBody], index: &Pods, scope: &Scope) -> Result<Joined, ReadError> {
+    let mut join = PodJoin::new(index, scope);
+    for body in bodies {
+        body.for_each_pod(|pod| join.add(&pod))?;
+    }
+    Ok(join.finish())
+}
+
+/// Decodes and joins the first half of `items` here and the second on another thread,
+/// then puts them together in order. A pod listed in both halves is found only across
+/// them, so then the whole list is joined again, serially, to drop the later copy as
+/// a serial join does.
+fn join_in_halves(items: &[PodItem<'_>], index: &Pods, scope: &Scope) -> Result<Joined, ReadError> {
+    let (first, second) = items.split_at(items.len() / 2);
+    // The first half's containers are kept, and the second's appended to them: room
+    // for all in the first, for its own in the second, so nothing grows twice.
+    let join_half = |half: &[PodItem<'_>], room: usize| -> Result<PodJoin<'_>, ReadError> {
+        let mut join = PodJoin::for_pods(index, scope, room);
+        for item in half {
+            join.add(&item.decode()?);
+        }
+        Ok(join)
+    };
+    let (first, second) = std::thread::scope(|threads| {
+        let second = threads.spawn(|| join_half(second, second.len()));
+        let first = join_half(first, items.len());
+        (first, second.join().expect("a join thread panicked"))
+    });
+    let (mut first, second) = (first?, second?);
+    if first.overlaps(&second) {
+        let mut join = PodJoin::new(index, scope);
+        for item in items {
+            join.add(&item.decode()?);
+        }
+        return Ok(join.finish());
+    }
+    first.append(second);
+    Ok(first.finish())
+}
+
 /// Joins pods one at a time, so that a streamed list never has to be held decoded.
 pub struct PodJoin<'i> {
     index: &'i Pods,
@@ -265,6 +326,11 @@ pub struct PodJoin<'i> {
 impl<'i> PodJoin<'i> {
     pub fn new(index: &'i Pods, scope: &'i Scope) -> Self {
         let pods = index.values().map(|names| names.len()).sum::<usize>();
+        Self::for_pods(index, scope, pods)
+    }
+
+    /// A join with room for about `pods` pods.
+    fn for_pods(index: &'i Pods, scope: &'i Scope, pods: usize) -> Self {
         PodJoin {
             index,
             scope,
@@ -332,7 +398,7 @@ impl<'i> PodJoin<'i> {
                 &mut self.problems,
             );
             let container_name = self.intern(&container.name);
-            self.containers.push(ContainerUsage {
+            let joined = ContainerUsage {
                 namespace: namespace.clone(),
                 pod: pod_name.clone(),
                 container: container_name,
@@ -341,12 +407,41 @@ impl<'i> PodJoin<'i> {
                 cpu,
                 memory,
                 sampled: sampled.clone(),
-            });
+            };
+            self.containers.push(joined);
         }
     }
 
     pub fn finish(self) -> (Vec<ContainerUsage>, Problems) {
         (self.containers, self.problems)
+    }
+
+    /// Whether a pod this join has seen was also seen by `other`.
+    fn overlaps(&self, other: &Self) -> bool {
+        let (small, large) = match self.seen_known.len() <= other.seen_known.len() {
+            true => (&self.seen_known, &other.seen_known),
+            false => (&other.seen_known, &self.seen_known),
+        };
+        small.iter().any(|pod| large.contains(pod))
+            || self
+                .seen_unknown
+                .iter()
+                .any(|pod| other.seen_unknown.contains(pod))
+    }
+
+    /// Takes on `later`'s pods, which follow this join's.
+    fn append(&mut self, later: Self) {
+        let PodJoin {
+            mut containers,
+            problems,
+            ..
+        } = later;
+        self.containers.append(&mut containers);
+        self.problems
+            .invalid_quantities
+            .extend(problems.invalid_quantities);
+        self.problems.pods_without_metadata += problems.pods_without_metadata;
+        self.problems.duplicates += problems.duplicates;
     }
 }
 
@@ -536,5 +631,133 @@ mod tests {
         assert_eq!(containers.len(), 1);
         assert_eq!(&*containers[0].namespace, "default");
         assert_eq!(problems.pods_without_metadata, 1);
+    }
+
+    /// A protobuf PodMetricsList of `names` (namespace, pod), each with containers
+    /// `app` and `sidecar`; pod `bad-*` has an invalid CPU quantity.
+    fn protobuf_body(pods: &[(String, String)]) -> ListBody {
+        use simulator::protobuf::{encode_pod_list, EncodedPod};
+        let good = [("app", "250m", "64Mi"), ("sidecar", "1n", "1Ki")];
+        let bad = [("app", "7 minutes", "64Mi"), ("sidecar", "1n", "1Ki")];
+        let bytes = encode_pod_list(
+            "metrics.k8s.io/v1beta1",
+            "1",
+            pods.iter().map(|(namespace, name)| EncodedPod {
+                namespace,
+                name,
+                timestamp_seconds: 1_700_000_000,
+                window_nanos: 15_000_000_000,
+                containers: if name.starts_with("bad-") {
+                    &bad
+                } else {
+                    &good
+                },
+            }),
+        );
+        ListBody {
+            bytes: bytes.into(),
+            encoding: crate::sources::metrics_api::ContentType::Protobuf,
+        }
+    }
+
+    /// Pods enough for two halves; one in ten unknown to the index, one invalid.
+    fn many_pods() -> (Vec<(String, String)>, Pods) {
+        let pods: Vec<(String, String)> = (0..2 * PARALLEL_JOIN_PODS + 3)
+            .map(|i| match i {
+                7 => ("shop".to_owned(), "bad-7".to_owned()),
+                _ => (format!("ns-{}", i % 13), format!("pod-{i}")),
+            })
+            .collect();
+        let known: Vec<(&str, &str, &str, &str)> = pods
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 10 != 3)
+            .map(|(_, (namespace, name))| (namespace.as_str(), name.as_str(), "node-1", "10.0.0.1"))
+            .collect();
+        let index = index(&known);
+        (pods, index)
+    }
+
+    fn serially(body: &ListBody, index: &Pods) -> (Vec<ContainerUsage>, Problems) {
+        join_serially(std::slice::from_ref(body), index, &Scope::default()).unwrap()
+    }
+
+    #[test]
+    fn a_large_protobuf_list_joined_in_halves_equals_the_serial_join() {
+        let (pods, index) = many_pods();
+        let body = protobuf_body(&pods);
+        let (usage, problems, decoded) = ClusterUsage::from_bodies(
+            Some(std::slice::from_ref(&body)),
+            None,
+            &index,
+            &Scope::default(),
+        );
+        decoded.unwrap();
+        let containers = usage.containers.unwrap();
+        let (serial, serial_problems) = serially(&body, &index);
+        assert_eq!(containers.len(), 2 * pods.len());
+        assert_eq!(containers, serial);
+        assert_eq!(problems, serial_problems);
+        assert_eq!(problems.invalid_quantities.len(), 1);
+        assert_eq!(
+            problems.pods_without_metadata,
+            (pods.len() as u64).div_ceil(10)
+        );
+    }
+
+    #[test]
+    fn a_pod_listed_in_both_halves_is_exported_once_as_serially() {
+        let (mut pods, index) = many_pods();
+        // A known pod of the first half and an unknown one, listed again in the second.
+        let (known, unknown) = (pods[1].clone(), pods[3].clone());
+        pods.push(known);
+        pods.push(unknown);
+        let body = protobuf_body(&pods);
+        let (usage, problems, decoded) = ClusterUsage::from_bodies(
+            Some(std::slice::from_ref(&body)),
+            None,
+            &index,
+            &Scope::default(),
+        );
+        decoded.unwrap();
+        let (serial, serial_problems) = serially(&body, &index);
+        assert_eq!(usage.containers.unwrap(), serial);
+        assert_eq!(problems, serial_problems);
+        assert_eq!(problems.duplicates, 2);
+    }
+
+    #[test]
+    fn a_bad_item_in_either_half_or_bad_framing_fails_the_pods() {
+        let (pods, index) = many_pods();
+        let body = protobuf_body(&pods);
+        let fails = |bytes: Vec<u8>| {
+            let body = ListBody {
+                bytes: bytes.into(),
+                encoding: body.encoding,
+            };
+            let (usage, _, decoded) = ClusterUsage::from_bodies(
+                Some(std::slice::from_ref(&body)),
+                None,
+                &index,
+                &Scope::default(),
+            );
+            decoded.is_err() && usage.containers.is_none()
+        };
+        // The last item's declared length runs past the body: the list's framing.
+        let mut truncated = body.bytes.to_vec();
+        truncated.pop();
+        assert!(fails(truncated));
+        // One pod's name field given wire type 7, which does not exist, in each half.
+        for name in ["pod-5", "pod-6000"] {
+            let mut needle = vec![0x0a, name.len() as u8];
+            needle.extend_from_slice(name.as_bytes());
+            let mut bytes = body.bytes.to_vec();
+            let at = bytes
+                .windows(needle.len())
+                .position(|window| window == needle)
+                .unwrap();
+            bytes[at] = 0x0f;
+            assert!(fails(bytes), "{name}");
+        }
     }
 }

@@ -286,6 +286,17 @@ pub struct ListBody {
     pub encoding: ContentType,
 }
 
+/// One PodMetrics of a protobuf list body, not decoded yet (see [`ListBody::pod_items`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PodItem<'b>(&'b [u8]);
+
+impl<'b> PodItem<'b> {
+    /// The pod, without its timestamp and window, as [`ListBody::for_each_pod`] gives it.
+    pub fn decode(self) -> Result<PodMetrics<'b>, ReadError> {
+        protobuf::decode_pod_usage(self.0).map_err(|e| ReadError::Decode(e.to_string()))
+    }
+}
+
 impl ContentType {
     /// The `Accept` header that asks for this encoding; protobuf falls back to JSON
     /// where a server (or an aggregated API in front of it) does not speak it.
@@ -321,6 +332,19 @@ impl ListBody {
             ContentType::Json => PodMetricsList::for_each_pod(&self.bytes, each),
             ContentType::Protobuf => protobuf::for_each_pod_usage(&self.bytes, each)
                 .map_err(|e| ReadError::Decode(e.to_string())),
+        }
+    }
+
+    /// A protobuf PodMetricsList's items, each still encoded, so that they can be
+    /// decoded in parts, on several threads; `None` for a JSON body.
+    pub fn pod_items(&self) -> Option<Result<Vec<PodItem<'_>>, ReadError>> {
+        match self.encoding {
+            ContentType::Json => None,
+            ContentType::Protobuf => Some(
+                protobuf::pod_items(&self.bytes)
+                    .map(|items| items.into_iter().map(PodItem).collect())
+                    .map_err(|e| ReadError::Decode(e.to_string())),
+            ),
         }
     }
 

@@ -426,6 +426,29 @@ pub fn for_each_pod_usage<'b>(
     for_each_pod_with(body, Times::Numbers, each)
 }
 
+/// The PodMetrics items of a PodMetricsList body, each still encoded, for decoding
+/// with [`decode_pod_usage`] elsewhere (on several threads, say). The envelope and
+/// the list's framing are checked; the items are not yet.
+pub fn pod_items(body: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
+    let mut list = Fields::new(open(body, "PodMetricsList")?, "PodMetricsList");
+    let mut items = Vec::new();
+    while let Some((field, v)) = list.next_field()? {
+        match field {
+            1 => {
+                list.bytes(field, v)?;
+            }
+            2 => items.push(list.bytes(field, v)?),
+            _ => {}
+        }
+    }
+    Ok(items)
+}
+
+/// One item of [`pod_items`], decoded as [`for_each_pod_usage`] decodes it.
+pub fn decode_pod_usage(item: &[u8]) -> Result<PodMetrics<'_>, DecodeError> {
+    decode_pod(item, Times::Numbers)
+}
+
 /// Whether a pod's timestamp and window are formatted as text or kept as numbers.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Times {
