@@ -25,7 +25,7 @@ pub struct NodeCapacity {
     pub memory_allocatable: Option<f64>,
 }
 
-type Nodes = HashMap<Box<str>, NodeCapacity>;
+pub(crate) type Nodes = HashMap<Box<str>, NodeCapacity>;
 
 /// A shared, cheaply cloned view of the node watch.
 #[derive(Clone)]
@@ -97,9 +97,19 @@ impl NodeIndex {
 }
 
 /// The node watch's events, kept as name → capacity.
-struct NodeKeeper {
+pub(crate) struct NodeKeeper {
     nodes: Arc<RwLock<Nodes>>,
     relisted: Nodes,
+}
+
+impl NodeKeeper {
+    /// A keeper into `nodes`, fed by hand rather than by a watch (the fuzz targets).
+    pub(crate) fn detached(nodes: Arc<RwLock<Nodes>>) -> Self {
+        NodeKeeper {
+            nodes,
+            relisted: Nodes::new(),
+        }
+    }
 }
 
 impl Keeper for NodeKeeper {

@@ -171,7 +171,7 @@ impl PodIndex {
 }
 
 /// One pod watch's events, kept in the index (and with `--resources` the requirements).
-struct PodKeeper<S> {
+pub(crate) struct PodKeeper<S> {
     partition: Partition,
     pods: Arc<RwLock<Pods>>,
     scope: Arc<Scope>,
@@ -228,6 +228,22 @@ impl<S: WatchedSpec> Keeper for PodKeeper<S> {
             if names.is_empty() {
                 pods.remove(namespace);
             }
+        }
+    }
+}
+
+impl<S: WatchedSpec> PodKeeper<S> {
+    /// A keeper of the whole cluster's pods into `pods`, fed by hand rather than by a
+    /// watch (the fuzz targets replay decoded events through it).
+    pub(crate) fn detached(pods: Arc<RwLock<Pods>>, resources: Option<PodResources>) -> Self {
+        PodKeeper {
+            partition: Partition::Cluster,
+            pods,
+            scope: Arc::default(),
+            interner: Interner::default(),
+            relisted: Pods::default(),
+            recorder: Recorder::new(resources),
+            spec: std::marker::PhantomData,
         }
     }
 }
