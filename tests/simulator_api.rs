@@ -663,8 +663,12 @@ async fn chaos_refuse_closes_the_listening_socket() {
 async fn chaos_reset_cuts_list_bodies() {
     let simulator = in_chaos("reset").await;
     let url = format!("{}/apis/metrics.k8s.io/v1beta1/pods", simulator.url());
-    let response = reqwest::get(&url).await.expect("headers");
-    assert!(response.bytes().await.is_err(), "the body was not cut");
+    // Cut before or after the head reached the client: either way no whole answer.
+    let cut = match reqwest::get(&url).await {
+        Err(_) => true,
+        Ok(response) => response.bytes().await.is_err(),
+    };
+    assert!(cut, "the body was not cut");
     assert_eq!(chaos_tally(&simulator).await.reset, 1);
     simulator.shutdown().await;
 }
