@@ -30,11 +30,19 @@ fn main() {
     println!("cargo:rustc-env=BUILD_REVISION={revision}");
     println!("cargo:rustc-env=BUILD_BRANCH={branch}");
     println!("cargo:rustc-env=BUILD_RUST_VERSION={rust_version}");
-    // A new commit moves HEAD or the branch it names.
+    // A new commit moves HEAD or the branch it names. In a worktree HEAD is in its own
+    // git dir and the branches in the common one; a path that does not exist would
+    // make cargo rerun this (and rebuild the crate) on every build.
     if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
         println!("cargo:rerun-if-changed={dir}/HEAD");
+        let common = git(&["rev-parse", "--git-common-dir"]).unwrap_or(dir);
         if let Some(reference) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={dir}/{reference}");
+            let loose = std::path::Path::new(&common).join(&reference);
+            if loose.exists() {
+                println!("cargo:rerun-if-changed={}", loose.display());
+            } else {
+                println!("cargo:rerun-if-changed={common}/packed-refs");
+            }
         }
     }
     println!("cargo:rerun-if-changed=build.rs");

@@ -39,6 +39,9 @@
 //! [`exposition::families`] straight as bytes, compressed on two cores as it goes
 //! ([`exposition::gzip`]).
 //!
+//! The fuzz targets in `fuzz/` reach the watch keepers and the `Authorization` parser
+//! through `fuzzing`, hidden from the docs.
+//!
 //! [`Scraper`]: exposition::scraper::Scraper
 
 pub mod commands;
@@ -46,6 +49,8 @@ pub mod config;
 pub mod connect;
 pub mod duration;
 pub mod exposition;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod quantity;
 pub mod reading;
 pub mod scope;

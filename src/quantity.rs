@@ -96,8 +96,14 @@ impl<'a> Quantity<'a> {
             None => None,
         }
         .unwrap_or_else(|| self.parse_decimal());
-        // Multiplying by a power of two is exact, so the single rounding above stands.
-        let value = magnitude * 2f64.powi(self.exp2 as i32);
+        // Multiplying by a power of two is exact, so the single rounding above stands;
+        // except below the normal range, where the magnitude was rounded to fewer bits
+        // than the scaled value has (`0.000…1Ki`): there the digits are scaled first.
+        let value = if self.exp2 > 0 && magnitude < f64::MIN_POSITIVE {
+            self.parse_decimal_scaled()
+        } else {
+            magnitude * 2f64.powi(self.exp2 as i32)
+        };
         if !value.is_finite() {
             return Err(QuantityError::OutOfRange);
         }
@@ -120,6 +126,31 @@ impl<'a> Quantity<'a> {
     fn parse_decimal(&self) -> f64 {
         let text = format!("{}{}e{}", self.whole, self.fraction, self.exp10);
         text.parse().unwrap_or(f64::NAN)
+    }
+
+    /// The decimal digits times `2^exp2`, in decimal, then parsed (rounded) once.
+    fn parse_decimal_scaled(&self) -> f64 {
+        // Little-endian base-10 digits, doubled exp2 (at most 60) times.
+        let mut digits: Vec<u8> = self
+            .whole
+            .bytes()
+            .chain(self.fraction.bytes())
+            .rev()
+            .map(|d| d - b'0')
+            .collect();
+        for _ in 0..self.exp2 {
+            let mut carry = 0;
+            for digit in &mut digits {
+                let doubled = *digit * 2 + carry;
+                *digit = doubled % 10;
+                carry = doubled / 10;
+            }
+            if carry > 0 {
+                digits.push(carry);
+            }
+        }
+        let text: String = digits.iter().rev().map(|d| char::from(b'0' + d)).collect();
+        format!("{text}e{}", self.exp10).parse().unwrap_or(f64::NAN)
     }
 }
 
@@ -274,6 +305,25 @@ mod tests {
         assert_eq!(ok("1.5e2"), 150.0);
         assert_eq!(ok("2e0"), 2.0);
         assert_eq!(ok("1e-400"), 0.0);
+    }
+
+    /// Found writing the quantity fuzz target's exactness property: a value whose digits
+    /// are below the normal range of an `f64` and whose binary suffix lifts it into that
+    /// range was rounded twice (to the subnormal's fewer bits, then scaled).
+    #[test]
+    fn a_binary_suffix_on_a_subnormal_decimal_rounds_once() {
+        let tiny = format!("0.{}1", "0".repeat(309));
+        // 1e-310 × 1024, exactly 1.024e-307, correctly rounded by Rust's parser.
+        let nearest: f64 = "1.024e-307".parse().unwrap();
+        assert_eq!(ok(&format!("{tiny}Ki")), nearest);
+        assert_eq!(ok(&format!("-{tiny}Ki")), -nearest);
+        let ei: f64 = "1.152921504606846976e-292".parse().unwrap();
+        assert_eq!(ok(&format!("{tiny}Ei")), ei);
+        // 2e-324 alone rounds to zero; times 2^60 it is a normal number.
+        let zero_alone = format!("0.{}2", "0".repeat(323));
+        assert_eq!(ok(&zero_alone), 0.0);
+        let lifted: f64 = "2.305843009213693952e-306".parse().unwrap();
+        assert_eq!(ok(&format!("{zero_alone}Ei")), lifted);
     }
 
     #[test]

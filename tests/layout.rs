@@ -15,6 +15,7 @@ const ORDER: &[&[&str]] = &[
     &["exposition"],
     &["web"],
     &["commands"],
+    &["fuzzing"],
 ];
 
 fn rank(module: &str) -> usize {

@@ -597,3 +597,131 @@ async fn fixture_router_serves_fixture_values_verbatim() {
     assert_eq!(pod.spec.unwrap().node_name.as_deref(), Some("node-a"));
     server.abort();
 }
+
+/// The simulator with `--chaos` set to one phase that lasts the whole test.
+async fn in_chaos(fault: &str) -> RunningSimulator {
+    let args = SimulateArgs {
+        chaos: Some(format!("{fault}=1h").parse().expect("a schedule")),
+        ..frozen()
+    };
+    simulator::start(&args)
+        .await
+        .expect("starting the simulator")
+}
+
+async fn chaos_tally(simulator: &RunningSimulator) -> simulator::ChaosTally {
+    get_json(&format!("{}/simulator/chaos", simulator.url())).await
+}
+
+#[tokio::test]
+async fn chaos_throttle_answers_429_with_retry_after_and_counts_it() {
+    let simulator = in_chaos("throttle").await;
+    let url = format!("{}/apis/metrics.k8s.io/v1beta1/pods", simulator.url());
+    let response = reqwest::get(&url).await.expect("an answer");
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let status: serde_json::Value = response.json().await.expect("a Status");
+    assert_eq!(status["reason"], "TooManyRequests");
+    let tally = chaos_tally(&simulator).await;
+    assert_eq!(
+        (tally.fault, tally.throttled),
+        (simulator::Fault::Throttle, 1)
+    );
+    let requests: simulator::RequestTally =
+        get_json(&format!("{}/simulator/requests", simulator.url())).await;
+    assert_eq!(
+        requests.pod_metrics_lists, 1,
+        "a throttled request is still counted"
+    );
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn chaos_refuse_closes_the_listening_socket() {
+    let simulator = in_chaos("refuse").await;
+    let url = format!("{}/version", simulator.url());
+    let refused = tokio::time::timeout(PATIENCE, async {
+        // The accept loop closes its socket as soon as it runs; until then a
+        // connection may still be taken (and cut off). Either way there is no answer.
+        loop {
+            match reqwest::get(&url).await {
+                Err(error) if error.is_connect() => return,
+                Err(_) => tokio::task::yield_now().await,
+                Ok(response) => match response.bytes().await {
+                    Ok(_) => panic!("answered while refusing"),
+                    Err(_) => tokio::task::yield_now().await,
+                },
+            }
+        }
+    })
+    .await;
+    assert!(refused.is_ok(), "connections were never refused");
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn chaos_reset_cuts_list_bodies() {
+    let simulator = in_chaos("reset").await;
+    let url = format!("{}/apis/metrics.k8s.io/v1beta1/pods", simulator.url());
+    // Cut before or after the head reached the client: either way no whole answer.
+    let cut = match reqwest::get(&url).await {
+        Err(_) => true,
+        Ok(response) => response.bytes().await.is_err(),
+    };
+    assert!(cut, "the body was not cut");
+    assert_eq!(chaos_tally(&simulator).await.reset, 1);
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn chaos_slow_still_delivers_whole_lists() {
+    let simulator = in_chaos("slow").await;
+    let pods: serde_json::Value = reqwest::get(format!(
+        "{}/apis/metrics.k8s.io/v1beta1/pods",
+        simulator.url()
+    ))
+    .await
+    .expect("an answer")
+    .json()
+    .await
+    .expect("a whole PodMetricsList");
+    assert_eq!(pods["items"].as_array().map(Vec::len), Some(40));
+    assert_eq!(chaos_tally(&simulator).await.slowed, 1);
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn chaos_gone_expires_watches_from_before_the_compaction() {
+    let simulator = in_chaos("gone").await;
+    let client = client(simulator.url());
+    let pods: Api<Pod> = Api::all(client);
+    let current = pods
+        .list(&ListParams::default())
+        .await
+        .expect("a list")
+        .metadata
+        .resource_version
+        .expect("a resourceVersion");
+    // From before the compaction: one ERROR event, 410.
+    let mut old = pods
+        .watch(&WatchParams::default(), "1")
+        .await
+        .expect("a watch")
+        .boxed();
+    match old.try_next().await.expect("an event") {
+        Some(WatchEvent::Error(status)) => assert_eq!(status.code, 410),
+        other => panic!("expected 410, got {other:?}"),
+    }
+    // From the list's version (not older than the compaction): a live watch.
+    let params = WatchParams::default().timeout(1);
+    let mut live = pods
+        .watch(&params, &current)
+        .await
+        .expect("a watch")
+        .boxed();
+    while let Some(event) = live.try_next().await.expect("an event") {
+        assert!(!matches!(event, WatchEvent::Error(_)), "{event:?}");
+    }
+    assert_eq!(chaos_tally(&simulator).await.expired, 1);
+    simulator.shutdown().await;
+}

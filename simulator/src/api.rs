@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use super::chaos;
 use super::core_objects::{Items, List, ListMeta, NodeJson, PodJson};
 use super::discovery;
 use super::label_selector::LabelSelector;
@@ -27,9 +28,10 @@ use super::watch::{self, WatchParams};
 type Shared = State<Arc<Simulation>>;
 type QueryMap = Query<HashMap<String, String>>;
 
-pub(crate) fn router(simulation: Arc<Simulation>) -> Router {
+/// The routes; with `chaos`, the faults of [`super::chaos`] in front of them.
+pub(crate) fn router(simulation: Arc<Simulation>, chaos: bool) -> Router {
     let metrics = "/apis/metrics.k8s.io/{version}";
-    Router::new()
+    let routes = Router::new()
         .route(
             "/version",
             get(|| async { json_value(&discovery::version_info()) }),
@@ -59,8 +61,19 @@ pub(crate) fn router(simulation: Arc<Simulation>) -> Router {
         .route(&format!("{metrics}/nodes"), get(all_node_metrics))
         .route(&format!("{metrics}/nodes/{{name}}"), get(one_node_metrics))
         .route("/simulator/requests", get(request_tally))
+        .route("/simulator/chaos", get(chaos_tally))
         .fallback(|| async { Status::unknown_path() })
-        .method_not_allowed_fallback(|| async { Status::method_not_allowed() })
+        .method_not_allowed_fallback(|| async { Status::method_not_allowed() });
+    // Inside the request counts, so that requests answered with a fault are counted.
+    let routes = if chaos {
+        routes.layer(axum::middleware::from_fn_with_state(
+            simulation.clone(),
+            chaos::inject,
+        ))
+    } else {
+        routes
+    };
+    routes
         .layer(axum::middleware::from_fn_with_state(
             simulation.requests(),
             count_requests,
@@ -70,6 +83,10 @@ pub(crate) fn router(simulation: Arc<Simulation>) -> Router {
 
 async fn request_tally(State(simulation): Shared) -> Response {
     json_value(&simulation.requests().tally())
+}
+
+async fn chaos_tally(State(simulation): Shared) -> Response {
+    json_value(&simulation.chaos().tally())
 }
 
 async fn core_versions(headers: HeaderMap) -> Response {

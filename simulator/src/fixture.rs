@@ -99,10 +99,13 @@ pub fn fixture_router_with_resources(
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs() as i64);
-    api::router(Simulation::new(
-        fixture_cluster(fixture, resources, now),
-        metrics_api_version,
-    ))
+    api::router(
+        Simulation::new(
+            fixture_cluster(fixture, resources, now),
+            metrics_api_version,
+        ),
+        false,
+    )
 }
 
 fn boxed(text: Option<String>) -> Option<Box<str>> {

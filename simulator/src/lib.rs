@@ -10,6 +10,7 @@
 //! exporter depends on it for `simulate` and `--simulate`, never the other way round.
 
 mod api;
+pub mod chaos;
 mod cluster;
 mod core_objects;
 mod discovery;
@@ -38,6 +39,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use chaos::{ChaosTally, Fault, Schedule};
 pub use fixture::{
     fixture_router, fixture_router_with_resources, Fixture, FixtureContainer,
     FixtureContainerResources, FixtureNode, FixtureNodeResources, FixturePod, FixtureResources,
@@ -89,6 +91,11 @@ pub struct SimulateArgs {
     /// Write a kubeconfig (JSON is valid kubeconfig) pointing at the simulator here.
     #[arg(long = "write-kubeconfig")]
     pub write_kubeconfig: Option<PathBuf>,
+
+    /// Inject faults on a schedule, repeated: phases of calm, refuse, reset, throttle,
+    /// gone or slow, each with its duration ("calm=60s,refuse=20s,gone=30s").
+    #[arg(long)]
+    pub chaos: Option<chaos::Schedule>,
 }
 
 impl Default for SimulateArgs {
@@ -103,6 +110,7 @@ impl Default for SimulateArgs {
             seed: 1,
             metrics_api_version: MetricsApiVersion::V1beta1,
             write_kubeconfig: None,
+            chaos: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::simulation::Simulation;
-use super::{api, generate, kubeconfig, SimulateArgs};
+use super::{api, chaos, generate, kubeconfig, SimulateArgs};
 
 /// Ticks longer than this freeze the cluster, as a zero tick does.
 const LONGEST_TICK: Duration = Duration::from_secs(100 * 365 * 86_400);
@@ -65,16 +65,33 @@ pub async fn start(args: &SimulateArgs) -> anyhow::Result<RunningSimulator> {
         .local_addr()
         .context("reading the listening address")?;
 
-    let router = api::router(simulation.clone());
+    let router = api::router(simulation.clone(), args.chaos.is_some());
     let stopping = simulation.clone();
-    let server = tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stopping.stopped().await })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "simulated API server stopped");
+    let server = match &args.chaos {
+        None => tokio::spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stopping.stopped().await })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "simulated API server stopped");
+            }
+        }),
+        Some(schedule) => {
+            let listener = chaos::ChaosListener::new(listener, simulation.chaos())
+                .context("reading the listening address")?;
+            chaos::begin(&simulation, schedule);
+            let faults = tokio::spawn(chaos::run(simulation.clone(), schedule.clone()));
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stopping.stopped().await })
+                    .await;
+                faults.abort();
+                if let Err(error) = served {
+                    tracing::error!(%error, "simulated API server stopped");
+                }
+            })
         }
-    });
+    };
     let ticking = !args.tick.is_zero() && args.tick < LONGEST_TICK;
     let ticker = ticking.then(|| tokio::spawn(tick_forever(simulation.clone(), args.tick)));
     tracing::info!(

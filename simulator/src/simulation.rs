@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use axum::body::Bytes;
 use tokio::sync::{broadcast, watch};
 
+use super::chaos::Chaos;
 use super::cluster::Cluster;
 use super::event_log::PodChange;
 use super::label_selector::LabelSelector;
@@ -38,6 +39,7 @@ pub(crate) struct Simulation {
     shutdown: watch::Sender<bool>,
     pod_metrics: Mutex<Vec<CachedDocument>>,
     requests: Arc<RequestCounts>,
+    chaos: Chaos,
 }
 
 impl Simulation {
@@ -50,11 +52,17 @@ impl Simulation {
             shutdown: watch::Sender::new(false),
             pod_metrics: Mutex::new(Vec::new()),
             requests: Arc::default(),
+            chaos: Chaos::default(),
         })
     }
 
     pub(crate) fn requests(&self) -> Arc<RequestCounts> {
         self.requests.clone()
+    }
+
+    /// The faults injected (none unless `--chaos` gives a schedule).
+    pub(crate) fn chaos(&self) -> &Chaos {
+        &self.chaos
     }
 
     pub(crate) fn versions(&self) -> MetricsApiVersion {

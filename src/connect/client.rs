@@ -1,12 +1,14 @@
 //! The kube client, built from kube's public pieces the way `kube::Client::try_from`
 //! builds it (base URI, gzip, retries where the config asks, authentication, extra
-//! headers, kube's tracing span per request, connect/read/write timeouts), with three
+//! headers, kube's tracing span per request, connect/read/write timeouts), with four
 //! parts of our own that kube offers no hook for:
 //!
 //! - the TLS configuration of `super::tls` (Go's verification rules, v1 client
 //!   certificates);
 //! - the proxy [`super::proxy`] chose (HTTP CONNECT, over TLS, or SOCKS5), not kube's;
 //! - a `tokenFile` read as client-go reads it (`super::token_file`);
+//! - a pause before a watch when the one before it was cut off at once
+//!   (`super::watch_pacing`);
 //!
 //! and connection errors that name the server, the proxy and the problem
 //! ([`super::errors`]).
@@ -37,6 +39,7 @@ use super::errors::{ClosedAfterCertRequest, ConnectError};
 use super::proxy::{ProxyKind, ProxyUrl};
 use super::tls::{self, ClientIdentity, UnansweredCertRequests};
 use super::token_file::{TokenFile, TokenFileLayer};
+use super::watch_pacing::WatchPacing;
 
 /// What a kube client needs beyond `kube::Config`.
 #[derive(Debug, Default)]
@@ -141,6 +144,7 @@ where
     let client: hyper_util::client::legacy::Client<_, Body> =
         hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(explained);
     let service = ServiceBuilder::new()
+        .layer(WatchPacing::default())
         .layer(config.base_uri_layer())
         .layer(
             DecompressionLayer::new()

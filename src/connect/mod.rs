@@ -9,6 +9,7 @@
 //! - `token_file` — a `tokenFile` as client-go sends it.
 //! - `client` — the kube client stack over all of these.
 //! - `errors` — connection failures in words, naming the server and the proxy.
+//! - `watch_pacing` — watches cut off as they start are restarted at a slowing pace.
 
 mod client;
 mod errors;
@@ -17,6 +18,7 @@ pub mod proxy;
 mod timeouts;
 mod tls;
 mod token_file;
+mod watch_pacing;
 
 pub use errors::describe as describe_error;
 pub use kubeconfig::MOUNTED_KUBECONFIG;

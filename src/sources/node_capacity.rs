@@ -14,7 +14,7 @@ use kube::{Api, Client};
 use serde::Deserialize;
 
 use super::resource_list::{parse_or_skip, CpuMemory};
-use super::watch::{self, core_v1_object, Keeper, Synced};
+use super::watch::{self, core_v1_object, null_as_default, Keeper, Synced};
 
 /// A node's capacity and allocatable in base units; `None` where the status has none.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -25,7 +25,7 @@ pub struct NodeCapacity {
     pub memory_allocatable: Option<f64>,
 }
 
-type Nodes = HashMap<Box<str>, NodeCapacity>;
+pub(crate) type Nodes = HashMap<Box<str>, NodeCapacity>;
 
 /// A shared, cheaply cloned view of the node watch.
 #[derive(Clone)]
@@ -97,9 +97,19 @@ impl NodeIndex {
 }
 
 /// The node watch's events, kept as name → capacity.
-struct NodeKeeper {
+pub(crate) struct NodeKeeper {
     nodes: Arc<RwLock<Nodes>>,
     relisted: Nodes,
+}
+
+impl NodeKeeper {
+    /// A keeper into `nodes`, fed by hand rather than by a watch (the fuzz targets).
+    pub(crate) fn detached(nodes: Arc<RwLock<Nodes>>) -> Self {
+        NodeKeeper {
+            nodes,
+            relisted: Nodes::new(),
+        }
+    }
 }
 
 impl Keeper for NodeKeeper {
@@ -133,16 +143,17 @@ impl Keeper for NodeKeeper {
 /// A core/v1 Node reduced at decode to its name, capacity and allocatable.
 #[derive(Debug, Clone, Deserialize)]
 pub struct NodeResourcesObject {
+    #[serde(default, deserialize_with = "null_as_default")]
     metadata: ObjectMeta,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     status: NodeStatusResources,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 struct NodeStatusResources {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     capacity: CpuMemory,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     allocatable: CpuMemory,
 }
 
@@ -192,6 +203,22 @@ mod tests {
                 }
             )
         );
+    }
+
+    /// Found by the node_watch fuzz target: a node event without `metadata` (or with
+    /// `null` in place of an object) failed ours where k8s-openapi reads it as unset.
+    #[test]
+    fn nulls_and_missing_objects_read_as_unset() {
+        for text in [
+            r#"{"status":{"capacity":{"cpu":"1"}}}"#,
+            r#"{"metadata":null,"status":null}"#,
+            r#"{"metadata":{"name":"n"},"status":{"capacity":null,"allocatable":null}}"#,
+        ] {
+            let ours: Result<NodeResourcesObject, _> = serde_json::from_str(text);
+            assert!(ours.is_ok(), "{text}: {ours:?}");
+            let theirs: Result<k8s_openapi::api::core::v1::Node, _> = serde_json::from_str(text);
+            assert!(theirs.is_ok(), "k8s-openapi reads {text}: {theirs:?}");
+        }
     }
 
     #[test]

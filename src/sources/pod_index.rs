@@ -19,7 +19,7 @@ use kube::{Api, Client};
 use serde::Deserialize;
 
 use super::pod_requirements::{PodRequirements, PodResources, Recorder, ResourceSpec};
-use super::watch::{self, core_v1_object, Keeper, Synced};
+use super::watch::{self, core_v1_object, null_as_default, Keeper, Synced};
 use crate::scope::Scope;
 use crate::string_pool::{HashMap, StringPool};
 
@@ -171,7 +171,7 @@ impl PodIndex {
 }
 
 /// One pod watch's events, kept in the index (and with `--resources` the requirements).
-struct PodKeeper<S> {
+pub(crate) struct PodKeeper<S> {
     partition: Partition,
     pods: Arc<RwLock<Pods>>,
     scope: Arc<Scope>,
@@ -232,6 +232,22 @@ impl<S: WatchedSpec> Keeper for PodKeeper<S> {
     }
 }
 
+impl<S: WatchedSpec> PodKeeper<S> {
+    /// A keeper of the whole cluster's pods into `pods`, fed by hand rather than by a
+    /// watch (the fuzz targets replay decoded events through it).
+    pub(crate) fn detached(pods: Arc<RwLock<Pods>>, resources: Option<PodResources>) -> Self {
+        PodKeeper {
+            partition: Partition::Cluster,
+            pods,
+            scope: Arc::default(),
+            interner: Interner::default(),
+            relisted: Pods::default(),
+            recorder: Recorder::new(resources),
+            spec: std::marker::PhantomData,
+        }
+    }
+}
+
 /// Shares one allocation per node name and namespace across all pods.
 #[derive(Default)]
 struct Interner {
@@ -263,10 +279,11 @@ impl Interner {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(bound(deserialize = "S: WatchedSpec"))]
 pub struct PodPlacement<S = PlacementSpec> {
+    #[serde(default, deserialize_with = "null_as_default")]
     metadata: ObjectMeta,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     spec: S,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     status: PlacementStatus,
 }
 
@@ -345,6 +362,27 @@ mod tests {
                 ip: "10.0.0.7".into()
             }
         );
+    }
+
+    /// The node_watch fuzz target found a node event without `metadata` failing our
+    /// decoder where k8s-openapi reads it as unset; pods had the same gaps, and `null`
+    /// objects too. A failed event fails the watch, on every retry.
+    #[test]
+    fn nulls_and_missing_objects_read_as_unset() {
+        for text in [
+            r#"{"metadata":{"name":"a","namespace":"n"},"spec":null,"status":null}"#,
+            r#"{"metadata":null,"spec":{"nodeName":null}}"#,
+            r#"{"spec":{"containers":null,"initContainers":null}}"#,
+            r#"{"metadata":{"name":"a"},"spec":{"containers":[{"name":"c","resources":null}]}}"#,
+            r#"{"spec":{"containers":[{"name":"c","resources":{"requests":null,"limits":null}}]}}"#,
+        ] {
+            let lean: Result<PodPlacement, _> = serde_json::from_str(text);
+            assert!(lean.is_ok(), "{text}: {lean:?}");
+            let wide: Result<PodPlacement<ResourceSpec>, _> = serde_json::from_str(text);
+            assert!(wide.is_ok(), "{text}: {wide:?}");
+            let theirs: Result<k8s_openapi::api::core::v1::Pod, _> = serde_json::from_str(text);
+            assert!(theirs.is_ok(), "k8s-openapi reads {text}: {theirs:?}");
+        }
     }
 
     #[test]

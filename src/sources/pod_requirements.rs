@@ -14,6 +14,7 @@ use std::sync::{Arc, RwLock};
 use serde::Deserialize;
 
 use super::resource_list::{parse_or_skip, CpuMemory};
+use super::watch::null_as_default;
 use crate::scope::Scope;
 use crate::string_pool::StringPool;
 
@@ -203,27 +204,27 @@ fn remove(pods: &mut RequirementsByPod, namespace: &str, name: &str) {
 #[serde(rename_all = "camelCase")]
 pub struct ResourceSpec {
     node_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     containers: Vec<ContainerSpec>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     init_containers: Vec<ContainerSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ContainerSpec {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     resources: ResourceRequirements,
     restart_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 struct ResourceRequirements {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     requests: CpuMemory,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     limits: CpuMemory,
 }
 

@@ -93,6 +93,18 @@ async fn run<K: Keeper>(
     }
 }
 
+/// For the fields a watch decodes: `null` reads as the default, as a missing field
+/// does, and as Go's JSON decoding (and k8s-openapi's) leaves an optional field unset.
+/// Without it a `null` would fail the object, and with it the watch, on every retry.
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    let value: Option<T> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.unwrap_or_default())
+}
+
 /// How many of an index's watches have completed their first list, shared by the
 /// watches (which count) and the readers (which wait).
 #[derive(Clone)]

@@ -140,7 +140,7 @@ pub async fn require(State(auth): State<BasicAuth>, request: Request, next: Next
 }
 
 /// The user and password of an `Authorization: Basic` header.
-fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
