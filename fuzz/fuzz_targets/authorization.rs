@@ -35,7 +35,7 @@ fn setup() -> &'static (tokio::runtime::Runtime, BasicAuth) {
             .unwrap();
         // The lowest cost bcrypt allows, so that each check is cheap.
         let hash = bcrypt::hash(PASSWORD, 4).unwrap();
-        let auth = BasicAuth::new(BTreeMap::from([(USER.to_owned(), hash)])).unwrap();
+        let auth = BasicAuth::new(BTreeMap::from([(USER.to_owned(), hash)]), Vec::new()).unwrap();
         (runtime, auth)
     })
 }
