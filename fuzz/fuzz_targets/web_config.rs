@@ -82,7 +82,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(error) => {
             let message = format!("{error:#}");
-            let located = message.contains("line ") || message.contains(" at ");
+            // A document that is not a mapping at all is wrong as a whole: "the file".
+            let located = message.contains("line ")
+                || message.contains(" at ")
+                || message.contains("the file: ");
             assert!(
                 located || KEYS.iter().any(|key| message.contains(key)),
                 "the error names no key and no place: {message}\n--- for ---\n{text}"
