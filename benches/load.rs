@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo bench --bench load                                # 10k, 50k, 150k pods
 //! cargo bench --bench load -- --sizes 1000,10000 --rounds 5
+//! cargo bench --bench load -- --compare before=/tmp/old/metrics-server-prom
 //! ```
 //!
 //! The headline is the case most users meet: a single Prometheus, every scrape cold
@@ -13,6 +14,10 @@
 //! The floors are the plain downloads of the same lists (pods and nodes at once) from
 //! the same simulator, in JSON and in protobuf: what a bridge that reads upstream on
 //! every scrape cannot beat. One exporter runs at a time.
+//!
+//! `--compare LABEL=PATH` (repeatable) adds cold rows for another exporter binary, an
+//! older commit's build for instance, run with its own defaults against the same
+//! simulator in the same run: a before and after measured on one machine at one time.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -58,6 +63,8 @@ struct Row {
     protobuf_floor: Duration,
     cold_protobuf: Scrapes,
     cold_json: Scrapes,
+    /// `--compare`'s binaries, cold, each with its own defaults.
+    compared: Vec<(String, Scrapes)>,
     warm: Scrapes,
 }
 
@@ -74,15 +81,23 @@ fn main() {
         .map(|s| s.trim().parse().expect("--sizes takes numbers"))
         .collect();
     let rounds: usize = option("--rounds").map_or(10, |r| r.parse().expect("--rounds"));
+    let compare: Vec<(String, String)> = args
+        .windows(2)
+        .filter(|pair| pair[0] == "--compare")
+        .map(|pair| {
+            let (label, path) = pair[1].split_once('=').expect("--compare LABEL=PATH");
+            (label.to_owned(), path.to_owned())
+        })
+        .collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let rows: Vec<Row> = sizes
         .iter()
-        .map(|&pods| runtime.block_on(measure(pods, rounds)))
+        .map(|&pods| runtime.block_on(measure(pods, rounds, &compare)))
         .collect();
     print_tables(&rows, rounds);
 }
 
-async fn measure(pods: usize, rounds: usize) -> Row {
+async fn measure(pods: usize, rounds: usize, compare: &[(String, String)]) -> Row {
     eprintln!("measuring {pods} pods ...");
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
@@ -112,6 +127,7 @@ async fn measure(pods: usize, rounds: usize) -> Row {
     let containers = count_containers(&client, &api).await;
 
     let cold_protobuf = scrapes(
+        BINARY,
         &client,
         &api,
         &kubeconfig,
@@ -121,6 +137,7 @@ async fn measure(pods: usize, rounds: usize) -> Row {
     )
     .await;
     let cold_json = scrapes(
+        BINARY,
         &client,
         &api,
         &kubeconfig,
@@ -129,7 +146,14 @@ async fn measure(pods: usize, rounds: usize) -> Row {
         false,
     )
     .await;
+    let mut compared = Vec::new();
+    for (label, binary) in compare {
+        let flags = ["--metrics.max-age", "0s"];
+        let cold = scrapes(binary, &client, &api, &kubeconfig, &flags, rounds, false).await;
+        compared.push((label.clone(), cold));
+    }
     let warm = scrapes(
+        BINARY,
         &client,
         &api,
         &kubeconfig,
@@ -145,6 +169,7 @@ async fn measure(pods: usize, rounds: usize) -> Row {
         protobuf_floor,
         cold_protobuf,
         cold_json,
+        compared,
         warm,
     }
 }
@@ -170,9 +195,10 @@ async fn download(client: &reqwest::Client, api: &str, accept: &str) -> Duration
     percentile(&mut downloads, 50.0)
 }
 
-/// An exporter started with `flags`, scraped `count` times (a scrape every 200 ms, so
+/// An exporter (`binary`) started with `flags`, scraped `count` times (a scrape every 200 ms, so
 /// each cold one is a read of its own); `warm` scrapes once first, unmeasured.
 async fn scrapes(
+    binary: &str,
     client: &reqwest::Client,
     api: &str,
     kubeconfig: &std::path::Path,
@@ -180,7 +206,7 @@ async fn scrapes(
     count: usize,
     warm: bool,
 ) -> Scrapes {
-    let mut exporter = Command::new(BINARY)
+    let mut exporter = Command::new(binary)
         .args([
             "--kubeconfig",
             kubeconfig.to_str().unwrap(),
@@ -344,7 +370,12 @@ fn print_tables(rows: &[Row], rounds: usize) {
     println!("| pods | containers | upstream | cold scrape (median) | p99 | plain JSON download | x JSON download | plain protobuf download | CPU ms / scrape | CPU ns / container | peak RSS | API requests / scrape | pod LISTs |");
     println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
-        for (upstream, cold) in [("protobuf", &row.cold_protobuf), ("json", &row.cold_json)] {
+        let ours = [("protobuf", &row.cold_protobuf), ("json", &row.cold_json)];
+        let compared = row
+            .compared
+            .iter()
+            .map(|(label, cold)| (label.as_str(), cold));
+        for (upstream, cold) in ours.into_iter().chain(compared) {
             println!(
                 "| {} | {} | {upstream} | {} | {} | {} | {:.2} | {} | {:.0} | {:.0} | {:.0} MiB | {:.2} | {} |",
                 row.pods,
