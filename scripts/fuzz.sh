@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every fuzz target in fuzz/ for MINUTES each, one after another, on its committed
 # corpus (fuzz/corpus/TARGET, grown in a scratch copy so the committed one stays small);
-# a crash stops the run and leaves its input in fuzz/artifacts/TARGET/.
+# a target that fails leaves its input in fuzz/artifacts/TARGET/, the others still run,
+# and the script exits non-zero naming the targets that failed.
 #
 #   scripts/fuzz.sh [MINUTES] [TARGET...]      (defaults: 10 minutes, every target)
 #
@@ -26,6 +27,7 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 cargo fuzz build -O
 
+failed=()
 for target in "${targets[@]}"; do
     scratch=$(mktemp -d)
     cp -r "corpus/$target/." "$scratch/" 2>/dev/null || true
@@ -37,8 +39,15 @@ for target in "${targets[@]}"; do
     cargo fuzz run -O "$target" "$scratch" "corpus/$target" -- \
         -max_total_time=$((minutes * 60)) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
         "${extra[@]}" >"$scratch.log" 2>&1 || status=$?
-    grep -E '^(#[0-9]+ +DONE|stat::|==[0-9]+==|SUMMARY|thread .* panicked|Done)' "$scratch.log" || true
+    grep -E '^(#[0-9]+[[:space:]]+DONE|stat::|==[0-9]+==|SUMMARY|thread .* panicked|Done)' "$scratch.log" || true
     [ "$status" -eq 0 ] || tail -n 40 "$scratch.log"
     rm -rf "$scratch" "$scratch.log"
-    [ "$status" -eq 0 ] || { echo "$target failed (status $status); see fuzz/artifacts/$target/"; exit 1; }
+    if [ "$status" -ne 0 ]; then
+        echo "$target failed (status $status); see fuzz/artifacts/$target/"
+        failed+=("$target")
+    fi
 done
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "failed: ${failed[*]}"
+    exit 1
+fi
