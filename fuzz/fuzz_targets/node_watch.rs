@@ -15,6 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use metrics_server_prom::fuzzing::NodeWatch;
 use metrics_server_prom::quantity;
 use metrics_server_prom::sources::node_capacity::NodeCapacity;
+use metrics_server_prom_fuzz::{watch_lines, WatchLine};
 
 fn entry(node: &Node) -> (String, NodeCapacity) {
     let status = node.status.as_ref();
@@ -39,60 +40,27 @@ fn entry(node: &Node) -> (String, NodeCapacity) {
     )
 }
 
-/// The line re-serialized from a JSON value (after the `R` of a relist), or `None`
-/// when it is not JSON.
-fn canonical(line: &[u8]) -> Option<Vec<u8>> {
-    let (prefix, json) = match line.strip_prefix(b"R") {
-        Some(json) => (&b"R"[..], json),
-        None => (&b""[..], line),
-    };
-    let value: serde_json::Value = serde_json::from_slice(json).ok()?;
-    let mut canonical = prefix.to_vec();
-    serde_json::to_writer(&mut canonical, &value).ok()?;
-    Some(canonical)
-}
-
 fuzz_target!(|data: &[u8]| {
     let mut watch = NodeWatch::default();
     let mut model = BTreeMap::new();
-    for line in data.split(|b| *b == b'\n') {
-        // As an API server sends it: one JSON document, no key twice (serde's derive
-        // refuses a repeated key, k8s-openapi takes the last; neither is wrong).
-        let Some(line) = canonical(line) else {
-            continue;
-        };
-        let line = line.as_slice();
-        if let Some(list) = line.strip_prefix(b"R") {
-            let theirs: Result<Vec<Node>, _> = serde_json::from_slice(list);
-            let ours: Result<Vec<_>, _> = serde_json::from_slice(list);
-            match (theirs, ours) {
-                (Ok(theirs), Ok(ours)) => {
-                    watch.relist(ours);
-                    model = theirs.iter().map(entry).collect();
-                }
-                (Ok(_), Err(error)) => panic!("a node list k8s-openapi reads fails ours: {error}"),
-                (Err(_), Ok(_)) => return,
-                (Err(_), Err(_)) => continue,
+    watch_lines(data, "node", NodeWatch::decode, |line| {
+        match line {
+            WatchLine::Relist { theirs, ours } => {
+                watch.relist(ours);
+                model = theirs.iter().map(entry).collect();
             }
-        } else {
-            let theirs: Result<WatchEvent<Node>, _> = serde_json::from_slice(line);
-            match (theirs, NodeWatch::decode(line)) {
-                (Ok(theirs), Ok(ours)) => {
-                    watch.event(ours);
-                    match theirs {
-                        WatchEvent::Added(node) | WatchEvent::Modified(node) => {
-                            let (name, capacity) = entry(&node);
-                            model.insert(name, capacity);
-                        }
-                        WatchEvent::Deleted(node) => {
-                            model.remove(&entry(&node).0);
-                        }
-                        WatchEvent::Bookmark(_) | WatchEvent::Error(_) => {}
+            WatchLine::Event { theirs, ours } => {
+                watch.event(ours);
+                match theirs {
+                    WatchEvent::Added(node) | WatchEvent::Modified(node) => {
+                        let (name, capacity) = entry(&node);
+                        model.insert(name, capacity);
                     }
+                    WatchEvent::Deleted(node) => {
+                        model.remove(&entry(&node).0);
+                    }
+                    WatchEvent::Bookmark(_) | WatchEvent::Error(_) => {}
                 }
-                (Ok(_), Err(error)) => panic!("an event k8s-openapi reads fails ours: {error}"),
-                (Err(_), Ok(_)) => return,
-                (Err(_), Err(_)) => continue,
             }
         }
         let kept = watch.nodes();
@@ -111,5 +79,5 @@ fuzz_target!(|data: &[u8]| {
             };
             assert_eq!(bits(got), bits(capacity), "{name:?}");
         }
-    }
+    });
 });

@@ -1,5 +1,6 @@
 //! What the fuzz targets share: a strict reader of the exposition the exporter writes,
-//! and exact arithmetic to judge a parsed quantity against.
+//! exact arithmetic to judge a parsed quantity against, and the two decodings of a watch
+//! target's lines.
 
 use std::collections::BTreeMap;
 
@@ -152,4 +153,73 @@ pub fn is_nearest(r: &BigRational, x: f64) -> bool {
 pub fn overflows(r: &BigRational) -> bool {
     let half_ulp = BigRational::from_integer(BigInt::one() << 970u32);
     *r >= rational(f64::MAX) + half_ulp
+}
+
+/// One line of a watch target's input as both sides read it: k8s-openapi's `T` (the
+/// model) and the exporter's own decoding (`L` for a relist's items, `E` for an event).
+pub enum WatchLine<T, L, E> {
+    Relist {
+        theirs: Vec<T>,
+        ours: Vec<L>,
+    },
+    Event {
+        theirs: kube::core::WatchEvent<T>,
+        ours: E,
+    },
+}
+
+/// Reads a watch target's input: lines, one starting with `R` a relist (a JSON array
+/// after the `R`), any other a watch event, each re-serialized first as an API server
+/// sends it (one JSON document, no key twice: serde's derive refuses a repeated key,
+/// k8s-openapi takes the last, neither is wrong). Every line k8s-openapi reads, the
+/// exporter must read too (else its watch would fail on it forever): a panic naming
+/// `kind` otherwise. Lines both read go to `step`; a line neither reads is skipped; one
+/// only the exporter reads ends the input (the model cannot follow it).
+pub fn watch_lines<T, L, E>(
+    data: &[u8],
+    kind: &str,
+    decode: impl Fn(&[u8]) -> serde_json::Result<E>,
+    mut step: impl FnMut(WatchLine<T, L, E>),
+) where
+    T: serde::de::DeserializeOwned,
+    L: serde::de::DeserializeOwned,
+{
+    for line in data.split(|b| *b == b'\n') {
+        let Some(line) = canonical(line) else {
+            continue;
+        };
+        let read = if let Some(list) = line.strip_prefix(b"R") {
+            match (serde_json::from_slice(list), serde_json::from_slice(list)) {
+                (Ok(theirs), Ok(ours)) => WatchLine::Relist { theirs, ours },
+                (Ok(_), Err(error)) => {
+                    panic!("a {kind} list k8s-openapi reads fails ours: {error}")
+                }
+                (Err(_), Ok(_)) => return,
+                (Err(_), Err(_)) => continue,
+            }
+        } else {
+            match (serde_json::from_slice(&line), decode(&line)) {
+                (Ok(theirs), Ok(ours)) => WatchLine::Event { theirs, ours },
+                (Ok(_), Err(error)) => {
+                    panic!("a {kind} event k8s-openapi reads fails ours: {error}")
+                }
+                (Err(_), Ok(_)) => return,
+                (Err(_), Err(_)) => continue,
+            }
+        };
+        step(read);
+    }
+}
+
+/// The line re-serialized from a JSON value (after the `R` of a relist), or `None`
+/// when it is not JSON.
+fn canonical(line: &[u8]) -> Option<Vec<u8>> {
+    let (prefix, json) = match line.strip_prefix(b"R") {
+        Some(json) => (&b"R"[..], json),
+        None => (&b""[..], line),
+    };
+    let value: serde_json::Value = serde_json::from_slice(json).ok()?;
+    let mut canonical = prefix.to_vec();
+    serde_json::to_writer(&mut canonical, &value).ok()?;
+    Some(canonical)
 }
