@@ -67,7 +67,7 @@ impl PodWatch {
                 names.iter().map(move |(name, placement)| {
                     (
                         (namespace.to_string(), name.to_string()),
-                        (placement.node.to_string(), placement.ip.to_string()),
+                        (placement.node().to_string(), placement.ip().to_string()),
                     )
                 })
             })

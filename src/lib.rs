@@ -12,8 +12,9 @@
 //!   every timeout towards the API server; kubeconfigs, proxies and server certificates
 //!   read as kubectl reads them.
 //! - [`sources`] — what is read from the cluster: the metrics API's PodMetrics and
-//!   NodeMetrics lists, and one watch loop that keeps the pod index (node and IP), the
-//!   pods' requests and limits, and the nodes' capacity.
+//!   NodeMetrics lists, and one watch loop that keeps the pod index (node, IP and the
+//!   label text of each pod's series), the pods' requests and limits, and the nodes'
+//!   capacity.
 //! - [`reading`] — one read joined with those indexes: each container's and node's
 //!   usage in base units with its labels, and with `--resources` its requirements; and
 //!   the views people read of it (rows per container or node, exact sums per namespace,

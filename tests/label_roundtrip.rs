@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use metrics_server_prom::exposition::render::{render_text, Format};
 use metrics_server_prom::reading::usage::{ClusterUsage, ContainerUsage};
+use metrics_server_prom::sources::pod_labels::PodLabels;
 use prometheus_client::registry::Registry;
 use proptest::prelude::*;
 use support::parse_exposition;
@@ -21,11 +22,13 @@ proptest! {
         openmetrics: bool,
     ) {
         let usage = ContainerUsage {
-            namespace: namespace.as_str().into(),
-            pod: pod.as_str().into(),
+            labels: Arc::new(PodLabels::new(
+                namespace.as_str().into(),
+                pod.as_str().into(),
+                "node \"1\"\\".into(),
+                "".into(),
+            )),
             container: container.as_str().into(),
-            node: "node \"1\"\\".into(),
-            ip: "".into(),
             cpu: Some(cpu),
             memory: None,
             sampled: Default::default(),

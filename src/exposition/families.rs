@@ -4,8 +4,12 @@
 //!
 //! Names and label names are metrics-server-prom's; values are in base units.
 
+use std::sync::Arc;
+
 use crate::reading::requirements::{ContainerRequirementSeries, NodeCapacitySeries};
 use crate::reading::usage::{ContainerUsage, NodeUsage};
+/// The pod series' label names, in order.
+pub use crate::sources::pod_labels::CONTAINER_LABELS;
 
 /// A record that becomes one series per family: it knows its own labels, in order.
 pub trait Series {
@@ -14,6 +18,18 @@ pub trait Series {
         Self: 'a;
 
     fn labels(&self) -> Self::Labels<'_>;
+
+    /// The label text written ahead of time, around one value still to escape:
+    /// `(before, value, after)`, without the braces. `None` writes [`Series::labels`].
+    fn prerendered(&self) -> Option<(&[u8], &str, &[u8])> {
+        None
+    }
+
+    /// Asks the processor to fetch what [`Series::prerendered`] will read: `near` the
+    /// label text itself, else what points to it. Writing a line is quick and the label
+    /// text of a large cluster is scattered across memory, so a writer asks a few
+    /// records ahead.
+    fn prefetch(&self, _near: bool) {}
 }
 
 /// One gauge family over records of type `T`.
@@ -99,21 +115,30 @@ pub const NODE_RESOURCE_FAMILIES: [Family<NodeCapacitySeries>; 4] = [
     },
 ];
 
-/// The pod series' label names, in metrics-server-prom's order.
-pub const CONTAINER_LABELS: [&str; 5] = ["node", "pod", "ip", "container", "namespace"];
-
 impl Series for ContainerUsage {
     type Labels<'a> = [(&'static str, &'a str); 5];
 
     fn labels(&self) -> Self::Labels<'_> {
         let [node, pod, ip, container, namespace] = CONTAINER_LABELS;
         [
-            (node, &self.node),
-            (pod, &self.pod),
-            (ip, &self.ip),
+            (node, self.node()),
+            (pod, self.pod()),
+            (ip, self.ip()),
             (container, &self.container),
-            (namespace, &self.namespace),
+            (namespace, self.namespace()),
         ]
+    }
+
+    fn prerendered(&self) -> Option<(&[u8], &str, &[u8])> {
+        let (before, after) = self.labels.around_container();
+        Some((before, &self.container, after))
+    }
+
+    fn prefetch(&self, near: bool) {
+        match near {
+            true => self.labels.prefetch_text(),
+            false => crate::sources::pod_labels::prefetch(Arc::as_ptr(&self.labels).cast()),
+        }
     }
 }
 

@@ -15,7 +15,8 @@ use flate2::write::DeflateEncoder;
 use flate2::Compression;
 
 /// One part of an exposition: writes its text, a chunk at a time, to the sink given.
-pub type Part<'a> = Box<dyn FnOnce(&mut dyn FnMut(Vec<u8>)) + Send + 'a>;
+/// The sink reads the chunk or takes it; the part clears it and writes on.
+pub type Part<'a> = Box<dyn FnOnce(&mut dyn FnMut(&mut Vec<u8>)) + Send + 'a>;
 
 /// The fixed gzip header: deflate, no name or comment, no time, unknown OS.
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
@@ -74,10 +75,10 @@ fn compress(part: Part<'_>, last: bool) -> Compressed {
     let mut encoder = DeflateEncoder::new(Vec::new(), Compression::fast());
     let mut crc = crc32fast::Hasher::new();
     let mut length = 0u64;
-    part(&mut |chunk: Vec<u8>| {
-        crc.update(&chunk);
+    part(&mut |chunk: &mut Vec<u8>| {
+        crc.update(chunk);
         length += chunk.len() as u64;
-        encoder.write_all(&chunk).expect("compressing to memory");
+        encoder.write_all(chunk).expect("compressing to memory");
     });
     let deflate = if last {
         encoder.finish().expect("compressing to memory")
@@ -106,7 +107,7 @@ mod tests {
     fn part(lines: usize, word: &'static str) -> Part<'static> {
         Box::new(move |sink| {
             for chunk in 0..lines / 1000 {
-                sink(format!("{word} {chunk}\n").repeat(1000).into_bytes());
+                sink(&mut format!("{word} {chunk}\n").repeat(1000).into_bytes());
             }
         })
     }

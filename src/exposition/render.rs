@@ -29,6 +29,7 @@ use crate::exposition::families::{
 };
 use crate::reading::requirements::Requirements;
 use crate::reading::usage::ClusterUsage;
+use crate::sources::pod_labels::push_escaped;
 
 /// A rendered exposition, ready to send.
 #[derive(Debug, Clone)]
@@ -96,9 +97,9 @@ pub fn stream_with_resources(
 ) {
     let mut open = true;
     for part in parts(format, usage, resources, registry) {
-        part(&mut |chunk: Vec<u8>| {
+        part(&mut |chunk: &mut Vec<u8>| {
             if open {
-                open = send(chunk);
+                open = send(std::mem::take(chunk));
             }
         });
     }
@@ -140,7 +141,7 @@ pub fn render_text(format: Format, usage: Arc<ClusterUsage>, registry: &Registry
 fn concatenated(parts: Vec<Part<'_>>) -> Vec<u8> {
     let mut out = Vec::new();
     for part in parts {
-        part(&mut |chunk: Vec<u8>| out.extend_from_slice(&chunk));
+        part(&mut |chunk: &mut Vec<u8>| out.extend_from_slice(chunk));
     }
     out
 }
@@ -198,14 +199,15 @@ fn parts<'a>(
 /// cost nothing, small enough that a large cluster's text is never held whole.
 const CHUNK: usize = 256 * 1024;
 
-/// A buffer of whole lines, handed to its sink a chunk at a time.
+/// A buffer of whole lines, handed to its sink a chunk at a time. One buffer serves
+/// every chunk, unless the sink takes it (to send on).
 struct Lines<'s> {
     buffer: Vec<u8>,
-    sink: &'s mut dyn FnMut(Vec<u8>),
+    sink: &'s mut dyn FnMut(&mut Vec<u8>),
 }
 
 impl<'s> Lines<'s> {
-    fn new(sink: &'s mut dyn FnMut(Vec<u8>)) -> Self {
+    fn new(sink: &'s mut dyn FnMut(&mut Vec<u8>)) -> Self {
         Lines {
             buffer: Vec::with_capacity(CHUNK + 4096),
             sink,
@@ -225,11 +227,16 @@ impl<'s> Lines<'s> {
 
     fn hand_on(&mut self) {
         if !self.buffer.is_empty() {
-            let full = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK + 4096));
-            (self.sink)(full);
+            (self.sink)(&mut self.buffer);
+            self.buffer.clear();
+            self.buffer.reserve(CHUNK + 4096);
         }
     }
 }
+
+/// How many records ahead a writer asks for the label text it will write
+/// ([`Series::prefetch`]); half as far ahead for the text itself as for what points to it.
+const PREFETCH_DISTANCE: usize = 16;
 
 /// One gauge family: HELP, TYPE, and a line per record with a value, exactly as
 /// prometheus-client writes a gauge (label values escaped, values by `dtoa`).
@@ -241,29 +248,44 @@ fn write_family<T: Series>(lines: &mut Lines, family: &Family<T>, records: &[T])
         lines.push(text.as_bytes());
         lines.end_line();
     }
+    let name_open = format!("{}{{", family.name);
     // What comes before each label value (`name{node="`, then `",pod="`, ...), the
     // same for every record of a type: built once, so that a line is a few copies.
     let mut before: Vec<Vec<u8>> = Vec::new();
     let mut number = dtoa::Buffer::new();
-    for record in records {
+    for (index, record) in records.iter().enumerate() {
+        if let Some(ahead) = records.get(index + PREFETCH_DISTANCE) {
+            ahead.prefetch(false);
+        }
+        if let Some(ahead) = records.get(index + PREFETCH_DISTANCE / 2) {
+            ahead.prefetch(true);
+        }
         let Some(value) = (family.value)(record) else {
             continue;
         };
-        let labels = record.labels();
-        let labels = labels.as_ref();
-        if before.len() != labels.len() {
-            before = separators(family.name, labels);
-        }
-        if labels.is_empty() {
-            lines.push(family.name.as_bytes());
-            lines.push(b"{} ");
-        }
-        for ((_, label), prefix) in labels.iter().zip(&before) {
-            lines.push(prefix);
-            push_escaped(lines, label);
-        }
-        if !labels.is_empty() {
+        if let Some((head, middle, tail)) = record.prerendered() {
+            lines.push(name_open.as_bytes());
+            lines.push(head);
+            push_escaped(&mut lines.buffer, middle);
+            lines.push(tail);
             lines.push(b"\"} ");
+        } else {
+            let labels = record.labels();
+            let labels = labels.as_ref();
+            if before.len() != labels.len() {
+                before = separators(family.name, labels);
+            }
+            if labels.is_empty() {
+                lines.push(family.name.as_bytes());
+                lines.push(b"{} ");
+            }
+            for ((_, label), prefix) in labels.iter().zip(&before) {
+                lines.push(prefix);
+                push_escaped(&mut lines.buffer, label);
+            }
+            if !labels.is_empty() {
+                lines.push(b"\"} ");
+            }
         }
         lines.push(number.format(value).as_bytes());
         lines.end_line();
@@ -281,22 +303,6 @@ fn separators(name: &str, labels: &[(&str, &str)]) -> Vec<Vec<u8>> {
         })
         .map(String::into_bytes)
         .collect()
-}
-
-/// A label value with backslash, double quote and line feed escaped.
-fn push_escaped(lines: &mut Lines, value: &str) {
-    let bytes = value.as_bytes();
-    if memchr::memchr3(b'\\', b'"', b'\n', bytes).is_none() {
-        return lines.push(bytes);
-    }
-    for &byte in bytes {
-        match byte {
-            b'\\' => lines.push(b"\\\\"),
-            b'"' => lines.push(b"\\\""),
-            b'\n' => lines.push(b"\\n"),
-            other => lines.buffer.push(other),
-        }
-    }
 }
 
 /// Rewrites prometheus-client's OpenMetrics text as text format 0.0.4.
@@ -337,6 +343,7 @@ mod tests {
     use super::*;
     use crate::exposition::self_metrics::SelfMetrics;
     use crate::reading::usage::{ContainerUsage, NodeUsage};
+    use crate::sources::pod_labels::PodLabels;
     use proptest::prelude::*;
 
     /// prometheus-client's own rendering of the usage families, as this exporter used
@@ -429,11 +436,13 @@ mod tests {
         )
             .prop_map(|((namespace, pod, container, node, ip), cpu, memory)| {
                 ContainerUsage {
-                    namespace: namespace.as_str().into(),
-                    pod: pod.as_str().into(),
+                    labels: Arc::new(PodLabels::new(
+                        namespace.as_str().into(),
+                        pod.as_str().into(),
+                        node.as_str().into(),
+                        ip.as_str().into(),
+                    )),
                     container: container.as_str().into(),
-                    node: node.as_str().into(),
-                    ip: ip.as_str().into(),
                     cpu,
                     memory,
                     sampled: Default::default(),
@@ -465,11 +474,13 @@ mod tests {
         memory: Option<f64>,
     ) -> ContainerUsage {
         ContainerUsage {
-            namespace: namespace.into(),
-            pod: pod.into(),
+            labels: Arc::new(PodLabels::new(
+                namespace.into(),
+                pod.into(),
+                "node-1".into(),
+                "10.0.0.1".into(),
+            )),
             container: "app".into(),
-            node: "node-1".into(),
-            ip: "10.0.0.1".into(),
             cpu,
             memory,
             sampled: Default::default(),

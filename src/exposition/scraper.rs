@@ -222,12 +222,19 @@ impl Scraper {
     /// wants it in this format and kept for the others.
     fn render(&self, reading: &Reading, wanted: Wanted) -> Exposition {
         let render = || {
-            render::render_with_resources(
+            let started = Instant::now();
+            let exposition = render::render_with_resources(
                 wanted,
                 reading.usage.clone(),
                 reading.resources.clone(),
                 self.metrics.registry(),
-            )
+            );
+            tracing::debug!(
+                render_seconds = started.elapsed().as_secs_f64(),
+                bytes = exposition.body.len(),
+                "rendered the metrics, compressed"
+            );
+            exposition
         };
         let slot = match wanted.format {
             Format::OpenMetrics => &reading.gzipped[0],
@@ -253,8 +260,12 @@ impl Scraper {
         }
         let started = Instant::now();
         // The expired reading will not be served again: free it before the new one is
-        // built, so that a large cluster's usage is held once, not twice.
-        lock(&self.latest).take();
+        // built, so that a large cluster's usage is held once, not twice; on a blocking
+        // thread, while this one waits for the lists (freeing a large cluster's series
+        // takes milliseconds, which the read need not wait for).
+        if let Some(expired) = lock(&self.latest).take() {
+            tokio::task::spawn_blocking(move || drop(expired));
+        }
         let (pods, nodes) = tokio::join!(self.read_pods(), self.read_nodes());
         if pods.is_some() && !self.pods.is_synced() {
             // Early scrapes: give the first pod list a chance, rather than export

@@ -104,13 +104,13 @@ pub fn container_requirements(
             .iter()
             .flatten()
             .filter_map(|usage| {
-                let requirements = lookup.get(&usage.namespace, &usage.pod, &usage.container)?;
+                let requirements = lookup.get(usage.namespace(), usage.pod(), &usage.container)?;
                 Some(ContainerRequirementSeries {
-                    namespace: usage.namespace.clone(),
-                    pod: usage.pod.clone(),
+                    namespace: usage.namespace().clone(),
+                    pod: usage.pod().clone(),
                     container: usage.container.clone(),
-                    node: usage.node.clone(),
-                    ip: usage.ip.clone(),
+                    node: usage.node().clone(),
+                    ip: usage.ip().clone(),
                     requirements,
                 })
             })

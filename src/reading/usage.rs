@@ -13,24 +13,40 @@ use crate::sources::metrics_api::{
     ListBody, NodeMetricsList, PodItem, PodMetrics, PodMetricsList, RawUsage, ReadError,
     SampleTime, Text,
 };
-use crate::sources::pod_index::{Placement, Pods};
+use crate::sources::pod_index::Pods;
+use crate::sources::pod_labels::PodLabels;
 use crate::string_pool::{HashMap, HashSet, HashSetExt, StringPool};
 
-/// One container's usage. Strings are shared: a pod's name, namespace, node and IP
-/// with all its containers, and with the pod index.
+/// One container's usage. Its pod's labels (names, node, IP and their label text) are
+/// shared with the pod's other containers and with the pod index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerUsage {
-    pub namespace: Arc<str>,
-    pub pod: Arc<str>,
+    pub labels: Arc<PodLabels>,
     pub container: Arc<str>,
-    pub node: Arc<str>,
-    pub ip: Arc<str>,
     /// CPU in cores; `None` when absent or invalid.
     pub cpu: Option<f64>,
     /// Memory working set in bytes; `None` when absent or invalid.
     pub memory: Option<f64>,
     /// When the pod was sampled; shared by the pods sampled together.
     pub sampled: Arc<Sampled>,
+}
+
+impl ContainerUsage {
+    pub fn namespace(&self) -> &Arc<str> {
+        self.labels.namespace()
+    }
+
+    pub fn pod(&self) -> &Arc<str> {
+        self.labels.name()
+    }
+
+    pub fn node(&self) -> &Arc<str> {
+        self.labels.node()
+    }
+
+    pub fn ip(&self) -> &Arc<str> {
+        self.labels.ip()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +69,8 @@ pub struct Sampled {
 /// One [`Sampled`] per distinct timestamp and window of a read, formatted once.
 #[derive(Default)]
 struct SampleTimes {
+    /// The last one asked for by number: pods sampled together follow each other.
+    last: Option<(SampleTime, Arc<Sampled>)>,
     by_number: HashMap<SampleTime, Arc<Sampled>>,
     by_text: HashMap<Box<str>, Vec<Arc<Sampled>>>,
     none: Arc<Sampled>,
@@ -66,7 +84,12 @@ impl SampleTimes {
         number: Option<SampleTime>,
     ) -> Arc<Sampled> {
         if let Some(number) = number {
-            return self
+            if let Some((last, sampled)) = &self.last {
+                if *last == number {
+                    return sampled.clone();
+                }
+            }
+            let sampled = self
                 .by_number
                 .entry(number)
                 .or_insert_with(|| {
@@ -77,6 +100,8 @@ impl SampleTimes {
                     })
                 })
                 .clone();
+            self.last = Some((number, sampled.clone()));
+            return sampled;
         }
         let timestamp = timestamp.map_or("", |t| &**t);
         let window = window.map_or("", |t| &**t);
@@ -353,20 +378,14 @@ impl<'i> PodJoin<'i> {
         if name.is_empty() || !self.scope.includes_pod(namespace, name) {
             return;
         }
-        let known = self
-            .index
-            .get_key_value(namespace)
-            .and_then(|(namespace, names)| {
-                let (name, place) = names.get_key_value(name)?;
-                Some((namespace, name, place))
-            });
-        let (namespace, pod_name, place) = match known {
-            Some((namespace, name, place)) => {
-                if !self.seen_known.insert(place as *const Placement as usize) {
+        let known = self.index.get(namespace).and_then(|names| names.get(name));
+        let labels = match known {
+            Some(labels) => {
+                if !self.seen_known.insert(Arc::as_ptr(labels) as usize) {
                     self.problems.duplicates += 1;
                     return;
                 }
-                (namespace.clone(), name.clone(), place.clone())
+                labels.clone()
             }
             None => {
                 let (namespace, name) = (self.intern(namespace), Arc::<str>::from(name));
@@ -375,7 +394,7 @@ impl<'i> PodJoin<'i> {
                     return;
                 }
                 self.problems.pods_without_metadata += 1;
-                (namespace, name, Placement::default())
+                Arc::new(PodLabels::unplaced(namespace, name))
             }
         };
         let sampled = self
@@ -390,7 +409,7 @@ impl<'i> PodJoin<'i> {
                 self.problems.duplicates += 1;
                 continue;
             }
-            let object = || format!("{namespace}/{pod_name}/{}", &*container.name);
+            let object = || format!("{namespace}/{name}/{}", &*container.name);
             let (cpu, memory) = parse_usage(
                 container.usage.as_ref(),
                 Owner::Pod,
@@ -399,11 +418,8 @@ impl<'i> PodJoin<'i> {
             );
             let container_name = self.intern(&container.name);
             let joined = ContainerUsage {
-                namespace: namespace.clone(),
-                pod: pod_name.clone(),
+                labels: labels.clone(),
                 container: container_name,
-                node: place.node.clone(),
-                ip: place.ip.clone(),
                 cpu,
                 memory,
                 sampled: sampled.clone(),
@@ -481,13 +497,15 @@ mod tests {
     fn index(entries: &[(&str, &str, &str, &str)]) -> Pods {
         let mut pods = Pods::default();
         for (namespace, name, node, ip) in entries {
-            pods.entry(Arc::from(*namespace)).or_default().insert(
-                (*name).into(),
-                Placement {
-                    node: Arc::from(*node),
-                    ip: Arc::from(*ip),
-                },
+            let labels = PodLabels::new(
+                Arc::from(*namespace),
+                Arc::from(*name),
+                Arc::from(*node),
+                Arc::from(*ip),
             );
+            pods.entry(Arc::from(*namespace))
+                .or_default()
+                .insert((*name).into(), Arc::new(labels));
         }
         pods
     }
@@ -495,7 +513,7 @@ mod tests {
     fn cpu_of(containers: &[ContainerUsage]) -> Vec<(&str, &str, &str, &str, Option<f64>)> {
         containers
             .iter()
-            .map(|c| (&*c.namespace, &*c.pod, &*c.node, &*c.ip, c.cpu))
+            .map(|c| (&**c.namespace(), &**c.pod(), &**c.node(), &**c.ip(), c.cpu))
             .collect()
     }
 
@@ -629,7 +647,7 @@ mod tests {
             ClusterUsage::build(Some(&lists), None, &Pods::default(), &scope);
         let containers = snapshot.containers.unwrap();
         assert_eq!(containers.len(), 1);
-        assert_eq!(&*containers[0].namespace, "default");
+        assert_eq!(&**containers[0].namespace(), "default");
         assert_eq!(problems.pods_without_metadata, 1);
     }
 

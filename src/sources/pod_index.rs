@@ -2,8 +2,9 @@
 //! namespace → name → (node, pod IP).
 //!
 //! Pods are decoded into [`PodPlacement`], which names only the fields we keep, and
-//! the index holds a name and two shared strings a pod (node names are interned), not
-//! whole Pod objects. Keys are namespace and name together: the same pod name in two
+//! the index holds each pod's names, node and IP (node names and namespaces interned)
+//! with the label text of its series written once ([`PodLabels`]), not whole Pod
+//! objects. Keys are namespace and name together: the same pod name in two
 //! namespaces (StatefulSets) is common. With a namespace allow list there is one watch
 //! per namespace, on namespaced endpoints, so a namespaced Role is enough.
 //!
@@ -21,27 +22,12 @@ use serde::Deserialize;
 use super::pod_requirements::{PodRequirements, PodResources, Recorder, ResourceSpec};
 use super::watch::{self, core_v1_object, null_as_default, Keeper, Synced};
 use crate::scope::Scope;
+use crate::sources::pod_labels::PodLabels;
 use crate::string_pool::{HashMap, StringPool};
 
-/// The node and IP of one pod; empty until the scheduler and kubelet set them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placement {
-    pub node: Arc<str>,
-    pub ip: Arc<str>,
-}
-
-impl Default for Placement {
-    fn default() -> Self {
-        let empty: Arc<str> = Arc::from("");
-        Placement {
-            node: empty.clone(),
-            ip: empty,
-        }
-    }
-}
-
-/// namespace → pod name → placement.
-pub type Pods = HashMap<Arc<str>, HashMap<Arc<str>, Placement>>;
+/// namespace → pod name → the pod's labels: its node and IP (empty until the scheduler
+/// and kubelet set them), and its series' label text.
+pub type Pods = HashMap<Arc<str>, HashMap<Arc<str>, Arc<PodLabels>>>;
 
 /// A shared, cheaply cloned view of the pod watch.
 #[derive(Clone)]
@@ -266,11 +252,15 @@ impl Interner {
         }
         let namespace = self.intern(namespace);
         let name: Arc<str> = name.into();
-        let placement = Placement {
-            node: self.intern(pod.spec.node_name().unwrap_or_default()),
-            ip: Arc::from(pod.status.pod_ip.as_deref().unwrap_or_default()),
-        };
-        pods.entry(namespace).or_default().insert(name, placement);
+        let labels = PodLabels::new(
+            namespace.clone(),
+            name.clone(),
+            self.intern(pod.spec.node_name().unwrap_or_default()),
+            Arc::from(pod.status.pod_ip.as_deref().unwrap_or_default()),
+        );
+        pods.entry(namespace)
+            .or_default()
+            .insert(name, Arc::new(labels));
     }
 }
 
@@ -355,13 +345,8 @@ mod tests {
         .unwrap();
         let mut pods = Pods::default();
         Interner::default().insert(&mut pods, pod, &Scope::default());
-        assert_eq!(
-            pods["shop"]["web-0"],
-            Placement {
-                node: "node-1".into(),
-                ip: "10.0.0.7".into()
-            }
-        );
+        let labels = &pods["shop"]["web-0"];
+        assert_eq!((&**labels.node(), &**labels.ip()), ("node-1", "10.0.0.7"));
     }
 
     /// The node_watch fuzz target found a node event without `metadata` failing our
@@ -400,7 +385,7 @@ mod tests {
         for (ns, name) in [("a", "p1"), ("a", "p2"), ("kube-system", "p3")] {
             interner.insert(&mut pods, pod(ns, name), &scope);
         }
-        assert!(Arc::ptr_eq(&pods["a"]["p1"].node, &pods["a"]["p2"].node));
+        assert!(Arc::ptr_eq(pods["a"]["p1"].node(), pods["a"]["p2"].node()));
         assert!(!pods.contains_key("kube-system"));
     }
 
@@ -412,6 +397,6 @@ mod tests {
         .unwrap();
         let mut pods = Pods::default();
         Interner::default().insert(&mut pods, pod, &Scope::default());
-        assert_eq!(pods["n"]["p"], Placement::default());
+        assert_eq!(*pods["n"]["p"], PodLabels::unplaced("n".into(), "p".into()));
     }
 }

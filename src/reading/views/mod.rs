@@ -50,18 +50,18 @@ pub fn container_rows(
         .map(|usage| {
             let matches = known.front().is_some_and(|next| {
                 (&next.namespace, &next.pod, &next.container)
-                    == (&usage.namespace, &usage.pod, &usage.container)
+                    == (usage.namespace(), usage.pod(), &usage.container)
             });
             let requirements = matches
                 .then(|| known.pop_front())
                 .flatten()
                 .map(|series| series.requirements);
             ContainerRow {
-                namespace: usage.namespace.to_string(),
-                pod: usage.pod.to_string(),
+                namespace: usage.namespace().to_string(),
+                pod: usage.pod().to_string(),
                 container: usage.container.to_string(),
-                node: usage.node.to_string(),
-                ip: usage.ip.to_string(),
+                node: usage.node().to_string(),
+                ip: usage.ip().to_string(),
                 cpu_cores: usage.cpu,
                 memory_bytes: usage.memory,
                 timestamp: usage.sampled.timestamp.to_string(),
