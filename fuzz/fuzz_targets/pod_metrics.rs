@@ -72,10 +72,10 @@ fuzz_target!(|data: &[u8]| {
                 };
                 let labels = [
                     ("container", &container.container),
-                    ("ip", &container.ip),
-                    ("namespace", &container.namespace),
-                    ("node", &container.node),
-                    ("pod", &container.pod),
+                    ("ip", container.ip()),
+                    ("namespace", container.namespace()),
+                    ("node", container.node()),
+                    ("pod", container.pod()),
                 ]
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_string()))
