@@ -4,6 +4,7 @@
 //! and `--every` files that only ever appear complete.
 
 mod fixture_server;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -13,8 +14,7 @@ use std::time::Duration;
 
 use fixture_server::FixtureServer;
 use k8s_openapi::jiff::Timestamp;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_metrics-server-prom");
+use support::BINARY;
 
 /// How long a wait may take before the test gives up.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -27,18 +27,7 @@ struct Output {
 
 /// Runs `metrics-server-prom snapshot --kubeconfig <kubeconfig> <args>` to completion.
 async fn snapshot(kubeconfig: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(BINARY);
-    command
-        .arg("snapshot")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBE_CONTEXT")
-        .env_remove("RUST_LOG");
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
+    let output = support::run_snapshot(kubeconfig, args).await;
     Output {
         status: output.status,
         stdout: String::from_utf8(output.stdout).unwrap(),

@@ -11,10 +11,9 @@ mod support;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use fixture_server::FixtureServer;
-use support::{basic, get_text, request_tally, wait_until_ok, Process, BINARY};
+use support::{basic, get_text, request_tally, run_snapshot, wait_until_ok, Process};
 
 /// The fixture cluster, and the exporter reading it with `args`.
 struct Setup {
@@ -58,18 +57,7 @@ impl Setup {
 
 /// `metrics-server-prom snapshot --kubeconfig <kubeconfig> <args>`'s stdout.
 async fn snapshot(kubeconfig: &Path, args: &[&str]) -> String {
-    let mut command = Command::new(BINARY);
-    command
-        .arg("snapshot")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBE_CONTEXT")
-        .env_remove("RUST_LOG");
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
+    let output = run_snapshot(kubeconfig, args).await;
     assert!(
         output.status.success(),
         "{args:?}: {}",

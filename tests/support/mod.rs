@@ -25,6 +25,23 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_metrics-server-prom");
 /// How long any wait in these tests may take before the test gives up.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
+/// Runs `metrics-server-prom snapshot --kubeconfig <kubeconfig> <args>` to completion,
+/// with none of the environment variables that would change what it reads.
+pub async fn run_snapshot(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(BINARY);
+    command
+        .arg("snapshot")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBE_CONTEXT")
+        .env_remove("RUST_LOG");
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
 /// A child process that is killed (by its own handle) when dropped.
 pub struct Process {
     pub child: Child,
