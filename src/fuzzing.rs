@@ -10,6 +10,7 @@ use kube::core::WatchEvent;
 
 use crate::sources::node_capacity::{NodeCapacity, NodeKeeper, NodeResourcesObject};
 use crate::sources::pod_index::{PodKeeper, PodPlacement, Pods};
+use crate::sources::pod_labels::ByName;
 use crate::sources::pod_requirements::{PodResources, ResourceSpec};
 use crate::sources::watch::Keeper;
 use crate::web::basic_auth::{credentials, BasicAuth};
@@ -64,10 +65,10 @@ impl PodWatch {
         let pods = self.pods.read().unwrap_or_else(|e| e.into_inner());
         pods.iter()
             .flat_map(|(namespace, names)| {
-                names.iter().map(move |(name, placement)| {
+                names.iter().map(move |ByName(labels)| {
                     (
-                        (namespace.to_string(), name.to_string()),
-                        (placement.node().to_string(), placement.ip().to_string()),
+                        (namespace.to_string(), labels.name().to_string()),
+                        (labels.node().to_string(), labels.ip().to_string()),
                     )
                 })
             })

@@ -22,12 +22,7 @@ proptest! {
         openmetrics: bool,
     ) {
         let usage = ContainerUsage {
-            labels: Arc::new(PodLabels::new(
-                namespace.as_str().into(),
-                pod.as_str().into(),
-                "node \"1\"\\".into(),
-                "".into(),
-            )),
+            labels: PodLabels::new(&namespace, &pod, "node \"1\"\\", ""),
             container: container.as_str().into(),
             cpu: Some(cpu),
             memory: None,

@@ -71,7 +71,7 @@ fuzz_target!(|data: &[u8]| {
                     continue;
                 };
                 let labels = [
-                    ("container", &container.container),
+                    ("container", &*container.container),
                     ("ip", container.ip()),
                     ("namespace", container.namespace()),
                     ("node", container.node()),

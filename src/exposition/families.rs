@@ -4,8 +4,6 @@
 //!
 //! Names and label names are metrics-server-prom's; values are in base units.
 
-use std::sync::Arc;
-
 use crate::reading::requirements::{ContainerRequirementSeries, NodeCapacitySeries};
 use crate::reading::usage::{ContainerUsage, NodeUsage};
 /// The pod series' label names, in order.
@@ -25,11 +23,10 @@ pub trait Series {
         None
     }
 
-    /// Asks the processor to fetch what [`Series::prerendered`] will read: `near` the
-    /// label text itself, else what points to it. Writing a line is quick and the label
-    /// text of a large cluster is scattered across memory, so a writer asks a few
-    /// records ahead.
-    fn prefetch(&self, _near: bool) {}
+    /// Asks the processor to fetch what [`Series::prerendered`] will read. Writing a
+    /// line is quick and the label text of a large cluster is scattered across memory,
+    /// so a writer asks a few records ahead.
+    fn prefetch(&self) {}
 }
 
 /// One gauge family over records of type `T`.
@@ -134,11 +131,8 @@ impl Series for ContainerUsage {
         Some((before, &self.container, after))
     }
 
-    fn prefetch(&self, near: bool) {
-        match near {
-            true => self.labels.prefetch_text(),
-            false => crate::sources::pod_labels::prefetch(Arc::as_ptr(&self.labels).cast()),
-        }
+    fn prefetch(&self) {
+        self.labels.prefetch();
     }
 }
 
@@ -156,12 +150,21 @@ impl Series for ContainerRequirementSeries {
     fn labels(&self) -> Self::Labels<'_> {
         let [node, pod, ip, container, namespace] = CONTAINER_LABELS;
         [
-            (node, &self.node),
-            (pod, &self.pod),
-            (ip, &self.ip),
+            (node, self.labels.node()),
+            (pod, self.labels.name()),
+            (ip, self.labels.ip()),
             (container, &self.container),
-            (namespace, &self.namespace),
+            (namespace, self.labels.namespace()),
         ]
+    }
+
+    fn prerendered(&self) -> Option<(&[u8], &str, &[u8])> {
+        let (before, after) = self.labels.around_container();
+        Some((before, &self.container, after))
+    }
+
+    fn prefetch(&self) {
+        self.labels.prefetch();
     }
 }
 

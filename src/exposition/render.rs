@@ -235,8 +235,8 @@ impl<'s> Lines<'s> {
 }
 
 /// How many records ahead a writer asks for the label text it will write
-/// ([`Series::prefetch`]); half as far ahead for the text itself as for what points to it.
-const PREFETCH_DISTANCE: usize = 16;
+/// ([`Series::prefetch`]).
+const PREFETCH_DISTANCE: usize = 8;
 
 /// One gauge family: HELP, TYPE, and a line per record with a value, exactly as
 /// prometheus-client writes a gauge (label values escaped, values by `dtoa`).
@@ -255,10 +255,7 @@ fn write_family<T: Series>(lines: &mut Lines, family: &Family<T>, records: &[T])
     let mut number = dtoa::Buffer::new();
     for (index, record) in records.iter().enumerate() {
         if let Some(ahead) = records.get(index + PREFETCH_DISTANCE) {
-            ahead.prefetch(false);
-        }
-        if let Some(ahead) = records.get(index + PREFETCH_DISTANCE / 2) {
-            ahead.prefetch(true);
+            ahead.prefetch();
         }
         let Some(value) = (family.value)(record) else {
             continue;
@@ -436,12 +433,7 @@ mod tests {
         )
             .prop_map(|((namespace, pod, container, node, ip), cpu, memory)| {
                 ContainerUsage {
-                    labels: Arc::new(PodLabels::new(
-                        namespace.as_str().into(),
-                        pod.as_str().into(),
-                        node.as_str().into(),
-                        ip.as_str().into(),
-                    )),
+                    labels: PodLabels::new(&namespace, &pod, &node, &ip),
                     container: container.as_str().into(),
                     cpu,
                     memory,
@@ -474,12 +466,7 @@ mod tests {
         memory: Option<f64>,
     ) -> ContainerUsage {
         ContainerUsage {
-            labels: Arc::new(PodLabels::new(
-                namespace.into(),
-                pod.into(),
-                "node-1".into(),
-                "10.0.0.1".into(),
-            )),
+            labels: PodLabels::new(namespace, pod, "node-1", "10.0.0.1"),
             container: "app".into(),
             cpu,
             memory,

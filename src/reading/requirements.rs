@@ -12,16 +12,15 @@ use std::sync::Arc;
 use crate::reading::usage::ClusterUsage;
 use crate::sources::node_capacity::{NodeCapacity, NodeIndex};
 use crate::sources::pod_index::PodIndex;
+use crate::sources::pod_labels::PodLabels;
 use crate::sources::pod_requirements::{ContainerRequirements, PodResources};
 
 /// One container's requests and limits, with its usage series' labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerRequirementSeries {
-    pub namespace: Arc<str>,
-    pub pod: Arc<str>,
+    /// The pod's labels, shared with its usage.
+    pub labels: PodLabels,
     pub container: Arc<str>,
-    pub node: Arc<str>,
-    pub ip: Arc<str>,
     pub requirements: ContainerRequirements,
 }
 
@@ -106,11 +105,8 @@ pub fn container_requirements(
             .filter_map(|usage| {
                 let requirements = lookup.get(usage.namespace(), usage.pod(), &usage.container)?;
                 Some(ContainerRequirementSeries {
-                    namespace: usage.namespace().clone(),
-                    pod: usage.pod().clone(),
+                    labels: usage.labels.clone(),
                     container: usage.container.clone(),
-                    node: usage.node().clone(),
-                    ip: usage.ip().clone(),
                     requirements,
                 })
             })

@@ -13,7 +13,7 @@ use crate::sources::metrics_api::{
     ListBody, NodeMetricsList, PodItem, PodMetrics, PodMetricsList, RawUsage, ReadError,
     SampleTime, Text,
 };
-use crate::sources::pod_index::Pods;
+use crate::sources::pod_index::{self, Pods};
 use crate::sources::pod_labels::PodLabels;
 use crate::string_pool::{HashMap, HashSet, HashSetExt, StringPool};
 
@@ -21,7 +21,7 @@ use crate::string_pool::{HashMap, HashSet, HashSetExt, StringPool};
 /// shared with the pod's other containers and with the pod index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerUsage {
-    pub labels: Arc<PodLabels>,
+    pub labels: PodLabels,
     pub container: Arc<str>,
     /// CPU in cores; `None` when absent or invalid.
     pub cpu: Option<f64>,
@@ -32,19 +32,19 @@ pub struct ContainerUsage {
 }
 
 impl ContainerUsage {
-    pub fn namespace(&self) -> &Arc<str> {
+    pub fn namespace(&self) -> &str {
         self.labels.namespace()
     }
 
-    pub fn pod(&self) -> &Arc<str> {
+    pub fn pod(&self) -> &str {
         self.labels.name()
     }
 
-    pub fn node(&self) -> &Arc<str> {
+    pub fn node(&self) -> &str {
         self.labels.node()
     }
 
-    pub fn ip(&self) -> &Arc<str> {
+    pub fn ip(&self) -> &str {
         self.labels.ip()
     }
 }
@@ -378,10 +378,9 @@ impl<'i> PodJoin<'i> {
         if name.is_empty() || !self.scope.includes_pod(namespace, name) {
             return;
         }
-        let known = self.index.get(namespace).and_then(|names| names.get(name));
-        let labels = match known {
+        let labels = match pod_index::find(self.index, namespace, name) {
             Some(labels) => {
-                if !self.seen_known.insert(Arc::as_ptr(labels) as usize) {
+                if !self.seen_known.insert(labels.address()) {
                     self.problems.duplicates += 1;
                     return;
                 }
@@ -394,7 +393,7 @@ impl<'i> PodJoin<'i> {
                     return;
                 }
                 self.problems.pods_without_metadata += 1;
-                Arc::new(PodLabels::unplaced(namespace, name))
+                PodLabels::unplaced(&namespace, &name)
             }
         };
         let sampled = self
@@ -494,18 +493,15 @@ fn parse_usage(
 mod tests {
     use super::*;
 
+    use crate::sources::pod_labels::ByName;
+
     fn index(entries: &[(&str, &str, &str, &str)]) -> Pods {
         let mut pods = Pods::default();
         for (namespace, name, node, ip) in entries {
-            let labels = PodLabels::new(
-                Arc::from(*namespace),
-                Arc::from(*name),
-                Arc::from(*node),
-                Arc::from(*ip),
-            );
+            let labels = PodLabels::new(namespace, name, node, ip);
             pods.entry(Arc::from(*namespace))
                 .or_default()
-                .insert((*name).into(), Arc::new(labels));
+                .insert(ByName(labels));
         }
         pods
     }
@@ -513,7 +509,7 @@ mod tests {
     fn cpu_of(containers: &[ContainerUsage]) -> Vec<(&str, &str, &str, &str, Option<f64>)> {
         containers
             .iter()
-            .map(|c| (&**c.namespace(), &**c.pod(), &**c.node(), &**c.ip(), c.cpu))
+            .map(|c| (c.namespace(), c.pod(), c.node(), c.ip(), c.cpu))
             .collect()
     }
 
@@ -647,7 +643,7 @@ mod tests {
             ClusterUsage::build(Some(&lists), None, &Pods::default(), &scope);
         let containers = snapshot.containers.unwrap();
         assert_eq!(containers.len(), 1);
-        assert_eq!(&**containers[0].namespace(), "default");
+        assert_eq!(containers[0].namespace(), "default");
         assert_eq!(problems.pods_without_metadata, 1);
     }
 

@@ -2,8 +2,8 @@
 //! namespace → name → (node, pod IP).
 //!
 //! Pods are decoded into [`PodPlacement`], which names only the fields we keep, and
-//! the index holds each pod's names, node and IP (node names and namespaces interned)
-//! with the label text of its series written once ([`PodLabels`]), not whole Pod
+//! the index holds each pod's name, namespace, node and IP with the label text of its
+//! series written once, in one allocation a pod ([`PodLabels`]), not whole Pod
 //! objects. Keys are namespace and name together: the same pod name in two
 //! namespaces (StatefulSets) is common. With a namespace allow list there is one watch
 //! per namespace, on namespaced endpoints, so a namespaced Role is enough.
@@ -19,15 +19,21 @@ use kube::runtime::watcher;
 use kube::{Api, Client};
 use serde::Deserialize;
 
+use super::pod_labels::{ByName, PodLabels};
 use super::pod_requirements::{PodRequirements, PodResources, Recorder, ResourceSpec};
 use super::watch::{self, core_v1_object, null_as_default, Keeper, Synced};
 use crate::scope::Scope;
-use crate::sources::pod_labels::PodLabels;
-use crate::string_pool::{HashMap, StringPool};
+use crate::string_pool::{HashMap, HashSet, StringPool};
 
-/// namespace → pod name → the pod's labels: its node and IP (empty until the scheduler
-/// and kubelet set them), and its series' label text.
-pub type Pods = HashMap<Arc<str>, HashMap<Arc<str>, Arc<PodLabels>>>;
+/// namespace → the pods in it, found by name ([`ByName`]): each pod's node and IP (empty
+/// until the scheduler and kubelet set them) and its series' label text.
+pub type Pods = HashMap<Arc<str>, HashSet<ByName>>;
+
+/// The labels of pod `name` in `namespace`, if the index has it.
+pub fn find<'p>(pods: &'p Pods, namespace: &str, name: &str) -> Option<&'p PodLabels> {
+    let names = pods.get(namespace)?;
+    names.get(name.as_bytes()).map(|found| &found.0)
+}
 
 /// A shared, cheaply cloned view of the pod watch.
 #[derive(Clone)]
@@ -148,7 +154,7 @@ impl PodIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.with(|pods| pods.values().map(HashMap::len).sum())
+        self.with(|pods| pods.values().map(HashSet::len).sum())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -210,7 +216,7 @@ impl<S: WatchedSpec> Keeper for PodKeeper<S> {
         self.recorder.deleted((namespace, name));
         let mut pods = self.pods.write().unwrap_or_else(|e| e.into_inner());
         if let Some(names) = pods.get_mut(namespace) {
-            names.remove(name);
+            names.remove(name.as_bytes());
             if names.is_empty() {
                 pods.remove(namespace);
             }
@@ -234,7 +240,7 @@ impl<S: WatchedSpec> PodKeeper<S> {
     }
 }
 
-/// Shares one allocation per node name and namespace across all pods.
+/// Shares one allocation per namespace across all pods.
 #[derive(Default)]
 struct Interner {
     pool: StringPool,
@@ -250,17 +256,14 @@ impl Interner {
         if !scope.includes_pod(namespace, name) {
             return;
         }
-        let namespace = self.intern(namespace);
-        let name: Arc<str> = name.into();
         let labels = PodLabels::new(
-            namespace.clone(),
-            name.clone(),
-            self.intern(pod.spec.node_name().unwrap_or_default()),
-            Arc::from(pod.status.pod_ip.as_deref().unwrap_or_default()),
+            namespace,
+            name,
+            pod.spec.node_name().unwrap_or_default(),
+            pod.status.pod_ip.as_deref().unwrap_or_default(),
         );
-        pods.entry(namespace)
-            .or_default()
-            .insert(name, Arc::new(labels));
+        let namespace = self.intern(namespace);
+        pods.entry(namespace).or_default().replace(ByName(labels));
     }
 }
 
@@ -345,8 +348,8 @@ mod tests {
         .unwrap();
         let mut pods = Pods::default();
         Interner::default().insert(&mut pods, pod, &Scope::default());
-        let labels = &pods["shop"]["web-0"];
-        assert_eq!((&**labels.node(), &**labels.ip()), ("node-1", "10.0.0.7"));
+        let labels = find(&pods, "shop", "web-0").unwrap();
+        assert_eq!((labels.node(), labels.ip()), ("node-1", "10.0.0.7"));
     }
 
     /// The node_watch fuzz target found a node event without `metadata` failing our
@@ -371,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn node_names_are_shared_and_out_of_scope_pods_dropped() {
+    fn out_of_scope_pods_are_dropped() {
         let pod = |ns: &str, name: &str| -> PodPlacement {
             serde_json::from_value(serde_json::json!({
                 "metadata": {"name": name, "namespace": ns},
@@ -385,8 +388,36 @@ mod tests {
         for (ns, name) in [("a", "p1"), ("a", "p2"), ("kube-system", "p3")] {
             interner.insert(&mut pods, pod(ns, name), &scope);
         }
-        assert!(Arc::ptr_eq(pods["a"]["p1"].node(), pods["a"]["p2"].node()));
+        assert_eq!(find(&pods, "a", "p2").unwrap().node(), "node-1");
+        assert!(find(&pods, "a", "p1").is_some());
         assert!(!pods.contains_key("kube-system"));
+    }
+
+    #[test]
+    fn a_pod_seen_again_takes_its_new_placement() {
+        let pod = |node: Option<&str>, ip: Option<&str>| -> PodPlacement {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "p", "namespace": "n"},
+                "spec": {"nodeName": node}, "status": {"podIP": ip}
+            }))
+            .unwrap()
+        };
+        let mut interner = Interner::default();
+        let mut pods = Pods::default();
+        interner.insert(&mut pods, pod(None, None), &Scope::default());
+        interner.insert(
+            &mut pods,
+            pod(Some("node-2"), Some("10.0.0.9")),
+            &Scope::default(),
+        );
+        let labels = find(&pods, "n", "p").unwrap();
+        assert_eq!((labels.node(), labels.ip()), ("node-2", "10.0.0.9"));
+        let (before, _) = labels.around_container();
+        assert_eq!(
+            before,
+            br#"node="node-2",pod="p",ip="10.0.0.9",container=""#
+        );
+        assert_eq!(pods["n"].len(), 1);
     }
 
     #[test]
@@ -397,6 +428,6 @@ mod tests {
         .unwrap();
         let mut pods = Pods::default();
         Interner::default().insert(&mut pods, pod, &Scope::default());
-        assert_eq!(*pods["n"]["p"], PodLabels::unplaced("n".into(), "p".into()));
+        assert_eq!(find(&pods, "n", "p"), Some(&PodLabels::unplaced("n", "p")));
     }
 }

@@ -42,80 +42,174 @@ pub fn prefetch(address: *const u8) {
     let _ = address;
 }
 
-/// One pod's names and placement, with the label text of its series.
-#[derive(Debug, PartialEq, Eq)]
-pub struct PodLabels {
-    namespace: Arc<str>,
-    name: Arc<str>,
-    node: Arc<str>,
-    ip: Arc<str>,
-    /// `node="…",pod="…",ip="…",container="` then `",namespace="…"`: the labels of
-    /// [`CONTAINER_LABELS`] before and after the container's value, split at `split`.
-    text: Box<[u8]>,
-    split: u32,
-}
+/// One pod's name, namespace, node and IP, with the label text of its series, in one
+/// allocation shared by the pod index and every reading that has the pod.
+///
+/// One allocation, because a scrape reaches it from a hash table of 150,000 pods and
+/// then from the series it writes, each time at a place in memory it has not been
+/// for a while: the index compares the name and takes a reference, and the writer
+/// copies the label text, all from the same few cache lines.
+///
+/// The bytes: the ends of the six parts (`u32` each), then the name (first, so that the
+/// index compares it on the line it fetches anyway), namespace, node, IP, and the
+/// label text: `node="…",pod="…",ip="…",container="` then `",namespace="…"`, the labels
+/// of [`CONTAINER_LABELS`] before and after the container's value.
+#[derive(Clone)]
+pub struct PodLabels(Arc<[u8]>);
+
+/// The parts of a [`PodLabels`], in order after the header.
+const NAME: usize = 0;
+const NAMESPACE: usize = 1;
+const NODE: usize = 2;
+const IP: usize = 3;
+/// The label text up to the container's value, then the rest of it.
+const BEFORE_CONTAINER: usize = 4;
+const AFTER_CONTAINER: usize = 5;
+const HEADER: usize = 6 * 4;
 
 impl PodLabels {
-    pub fn new(namespace: Arc<str>, name: Arc<str>, node: Arc<str>, ip: Arc<str>) -> Self {
-        let mut text =
-            Vec::with_capacity(64 + namespace.len() + name.len() + node.len() + ip.len());
-        let mut split = 0;
+    pub fn new(namespace: &str, name: &str, node: &str, ip: &str) -> Self {
+        let mut bytes = Vec::with_capacity(
+            HEADER + 64 + 2 * (namespace.len() + name.len() + node.len()) + 2 * ip.len(),
+        );
+        bytes.resize(HEADER, 0);
+        let mut ends = [0u32; 6];
+        for (part, text) in [(NAME, name), (NAMESPACE, namespace), (NODE, node), (IP, ip)] {
+            bytes.extend_from_slice(text.as_bytes());
+            ends[part] = bytes.len() as u32;
+        }
         for (index, label) in CONTAINER_LABELS.iter().enumerate() {
             if index > 0 {
-                text.extend_from_slice(b"\",");
+                bytes.extend_from_slice(b"\",");
             }
-            text.extend_from_slice(label.as_bytes());
-            text.extend_from_slice(b"=\"");
+            bytes.extend_from_slice(label.as_bytes());
+            bytes.extend_from_slice(b"=\"");
             match *label {
-                "node" => push_escaped(&mut text, &node),
-                "pod" => push_escaped(&mut text, &name),
-                "ip" => push_escaped(&mut text, &ip),
-                "namespace" => push_escaped(&mut text, &namespace),
-                "container" => split = text.len(),
+                "node" => push_escaped(&mut bytes, node),
+                "pod" => push_escaped(&mut bytes, name),
+                "ip" => push_escaped(&mut bytes, ip),
+                "namespace" => push_escaped(&mut bytes, namespace),
+                "container" => ends[BEFORE_CONTAINER] = bytes.len() as u32,
                 other => unreachable!("no pod label {other}"),
             }
         }
-        PodLabels {
-            namespace,
-            name,
-            node,
-            ip,
-            text: text.into_boxed_slice(),
-            split: split as u32,
+        ends[AFTER_CONTAINER] = bytes.len() as u32;
+        for (part, end) in ends.iter().enumerate() {
+            bytes[part * 4..part * 4 + 4].copy_from_slice(&end.to_le_bytes());
         }
+        PodLabels(Arc::from(bytes))
     }
 
     /// A pod the index does not know: no node, no IP.
-    pub fn unplaced(namespace: Arc<str>, name: Arc<str>) -> Self {
-        let empty: Arc<str> = Arc::from("");
-        Self::new(namespace, name, empty.clone(), empty)
+    pub fn unplaced(namespace: &str, name: &str) -> Self {
+        Self::new(namespace, name, "", "")
     }
 
-    pub fn namespace(&self) -> &Arc<str> {
-        &self.namespace
+    fn end(&self, part: usize) -> usize {
+        let bytes: [u8; 4] = self.0[part * 4..part * 4 + 4].try_into().expect("4 bytes");
+        u32::from_le_bytes(bytes) as usize
     }
 
-    pub fn name(&self) -> &Arc<str> {
-        &self.name
+    fn part(&self, part: usize) -> &[u8] {
+        let start = match part {
+            NAME => HEADER,
+            _ => self.end(part - 1),
+        };
+        &self.0[start..self.end(part)]
     }
 
-    pub fn node(&self) -> &Arc<str> {
-        &self.node
+    fn text(&self, part: usize) -> &str {
+        std::str::from_utf8(self.part(part)).expect("parts are written from strings")
     }
 
-    pub fn ip(&self) -> &Arc<str> {
-        &self.ip
+    /// The pod's name as bytes, which is what the index compares.
+    pub fn name_bytes(&self) -> &[u8] {
+        self.part(NAME)
     }
 
-    /// Asks the processor to fetch the label text (see [`prefetch`]).
-    pub fn prefetch_text(&self) {
-        prefetch(self.text.as_ptr());
+    pub fn name(&self) -> &str {
+        self.text(NAME)
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.text(NAMESPACE)
+    }
+
+    pub fn node(&self) -> &str {
+        self.text(NODE)
+    }
+
+    pub fn ip(&self) -> &str {
+        self.text(IP)
+    }
+
+    /// Where the labels are in memory: the same for every clone, so it tells pods apart
+    /// without comparing names.
+    pub fn address(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
+    /// Asks the processor to fetch the labels (see [`prefetch`]).
+    pub fn prefetch(&self) {
+        prefetch(self.0.as_ptr());
+        prefetch(self.0.as_ptr().wrapping_add(64));
     }
 
     /// The label text before the container's (escaped) name, and after it up to the
     /// namespace's closing quote; neither has the braces.
     pub fn around_container(&self) -> (&[u8], &[u8]) {
-        self.text.split_at(self.split as usize)
+        (self.part(BEFORE_CONTAINER), self.part(AFTER_CONTAINER))
+    }
+}
+
+impl std::fmt::Debug for PodLabels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodLabels")
+            .field("namespace", &self.namespace())
+            .field("name", &self.name())
+            .field("node", &self.node())
+            .field("ip", &self.ip())
+            .finish()
+    }
+}
+
+/// Two labels are equal when all they say is.
+impl PartialEq for PodLabels {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for PodLabels {}
+
+/// A namespace's pods, found by name: [`PodLabels`] hashes and compares as its name's
+/// bytes (one namespace has one pod of a name).
+#[derive(Clone, Debug, Default)]
+pub struct ByName(pub PodLabels);
+
+impl std::hash::Hash for ByName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.name_bytes().hash(state)
+    }
+}
+
+impl PartialEq for ByName {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name_bytes() == other.0.name_bytes()
+    }
+}
+
+impl Eq for ByName {}
+
+impl std::borrow::Borrow<[u8]> for ByName {
+    fn borrow(&self) -> &[u8] {
+        self.0.name_bytes()
+    }
+}
+
+impl Default for PodLabels {
+    fn default() -> Self {
+        PodLabels::unplaced("", "")
     }
 }
 
@@ -134,26 +228,35 @@ mod tests {
 
     #[test]
     fn labels_in_order_around_the_container() {
-        let labels = PodLabels::new("ns".into(), "web-0".into(), "n1".into(), "10.0.0.1".into());
+        let labels = PodLabels::new("ns", "web-0", "n1", "10.0.0.1");
         assert_eq!(
             text(&labels, "app"),
             r#"node="n1",pod="web-0",ip="10.0.0.1",container="app",namespace="ns""#
         );
-        assert_eq!(&**labels.node(), "n1");
         assert_eq!(
-            text(&PodLabels::unplaced("ns".into(), "p".into()), "c"),
+            (
+                labels.name(),
+                labels.namespace(),
+                labels.node(),
+                labels.ip()
+            ),
+            ("web-0", "ns", "n1", "10.0.0.1")
+        );
+        assert_eq!(
+            text(&PodLabels::unplaced("ns", "p"), "c"),
             r#"node="",pod="p",ip="",container="c",namespace="ns""#
         );
     }
 
     #[test]
     fn values_are_escaped_names_kept_as_they_are() {
-        let labels = PodLabels::new("a\"b".into(), "x\\y".into(), "n\n".into(), "".into());
+        let labels = PodLabels::new("a\"b", "x\\y", "n\n", "");
         assert_eq!(
             text(&labels, "c\""),
             r#"node="n\n",pod="x\\y",ip="",container="c\"",namespace="a\"b""#
         );
-        assert_eq!(&**labels.namespace(), "a\"b");
-        assert_eq!(&**labels.name(), "x\\y");
+        assert_eq!(labels.namespace(), "a\"b");
+        assert_eq!(labels.name(), "x\\y");
+        assert_eq!(labels.name_bytes(), b"x\\y");
     }
 }

@@ -49,7 +49,7 @@ pub fn container_rows(
         .flatten()
         .map(|usage| {
             let matches = known.front().is_some_and(|next| {
-                (&next.namespace, &next.pod, &next.container)
+                (next.labels.namespace(), next.labels.name(), &next.container)
                     == (usage.namespace(), usage.pod(), &usage.container)
             });
             let requirements = matches
