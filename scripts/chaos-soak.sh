@@ -14,6 +14,7 @@
 # starts, it stops (by PID). Set KEEP=DIR to keep the raw logs in DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 minutes=${1:-30}
 schedule=${2:-calm=60s,refuse=20s,calm=60s,reset=30s,calm=60s,throttle=30s,calm=60s,gone=30s,calm=60s,slow=60s}
@@ -35,19 +36,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$binary" simulate --listen-address 127.0.0.1:0 --write-kubeconfig "$work/kubeconfig" \
-    --nodes 5 --pods 200 --tick 1s --churn 0.05 --chaos "$schedule" >"$work/simulator.log" 2>&1 &
-pids+=($!)
-until grep -q "listening on" "$work/simulator.log" 2>/dev/null; do sleep 0.1; done
+start_simulator --nodes 5 --pods 200 --tick 1s --churn 0.05 --chaos "$schedule"
 api=$(grep -o 'http://[0-9.:]*' "$work/simulator.log" | head -n1)
 
-"$binary" --kubeconfig "$work/kubeconfig" --web.listen-address 127.0.0.1:0 \
-    --log.format json 2>"$work/exporter.log" &
-exporter=$!
-pids+=("$exporter")
-until address=$(grep -so 'listening on http://[^/]*' "$work/exporter.log" | cut -d/ -f3) \
-    && [ -n "$address" ]; do sleep 0.1; done
-until curl -fsS "http://$address/readyz" >/dev/null 2>&1; do sleep 0.1; done
+start_exporter
 
 start=$(date +%s)
 end=$((start + minutes * 60))

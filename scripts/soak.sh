@@ -8,6 +8,7 @@
 # scrapes answered so far; then a summary. Everything it starts, it stops (by PID).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 minutes=${1:-3}
 scrapers=${2:-16}
@@ -26,18 +27,9 @@ cleanup() {
 trap cleanup EXIT
 
 # 200 pods on 5 nodes; every second usage changes and 5% of the pods are replaced.
-"$binary" simulate --listen-address 127.0.0.1:0 --write-kubeconfig "$work/kubeconfig" \
-    --nodes 5 --pods 200 --tick 1s --churn 0.05 >"$work/simulator.log" 2>&1 &
-pids+=($!)
-until grep -q "listening on" "$work/simulator.log" 2>/dev/null; do sleep 0.1; done
+start_simulator --nodes 5 --pods 200 --tick 1s --churn 0.05
 
-"$binary" --kubeconfig "$work/kubeconfig" --web.listen-address 127.0.0.1:0 \
-    --log.format json 2>"$work/exporter.log" &
-exporter=$!
-pids+=("$exporter")
-until address=$(grep -so 'listening on http://[^/]*' "$work/exporter.log" | cut -d/ -f3) \
-    && [ -n "$address" ]; do sleep 0.1; done
-until curl -fsS "http://$address/readyz" >/dev/null 2>&1; do sleep 0.1; done
+start_exporter
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$exporter/status"; }
 
