@@ -6,6 +6,7 @@
 
 use crate::reading::requirements::{ContainerRequirementSeries, NodeCapacitySeries};
 use crate::reading::usage::{ContainerUsage, NodeUsage};
+use crate::sources::pod_labels::PodLabels;
 /// The pod series' label names, in order.
 pub use crate::sources::pod_labels::CONTAINER_LABELS;
 
@@ -112,18 +113,26 @@ pub const NODE_RESOURCE_FAMILIES: [Family<NodeCapacitySeries>; 4] = [
     },
 ];
 
+/// A pod series' labels, in order: its pod's and its container's.
+fn pod_series_labels<'a>(
+    labels: &'a PodLabels,
+    container: &'a str,
+) -> [(&'static str, &'a str); 5] {
+    let [node, pod, ip, container_label, namespace] = CONTAINER_LABELS;
+    [
+        (node, labels.node()),
+        (pod, labels.name()),
+        (ip, labels.ip()),
+        (container_label, container),
+        (namespace, labels.namespace()),
+    ]
+}
+
 impl Series for ContainerUsage {
     type Labels<'a> = [(&'static str, &'a str); 5];
 
     fn labels(&self) -> Self::Labels<'_> {
-        let [node, pod, ip, container, namespace] = CONTAINER_LABELS;
-        [
-            (node, self.node()),
-            (pod, self.pod()),
-            (ip, self.ip()),
-            (container, &self.container),
-            (namespace, self.namespace()),
-        ]
+        pod_series_labels(&self.labels, &self.container)
     }
 
     fn prerendered(&self) -> Option<(&[u8], &str, &[u8])> {
@@ -148,14 +157,7 @@ impl Series for ContainerRequirementSeries {
     type Labels<'a> = [(&'static str, &'a str); 5];
 
     fn labels(&self) -> Self::Labels<'_> {
-        let [node, pod, ip, container, namespace] = CONTAINER_LABELS;
-        [
-            (node, self.labels.node()),
-            (pod, self.labels.name()),
-            (ip, self.labels.ip()),
-            (container, &self.container),
-            (namespace, self.labels.namespace()),
-        ]
+        pod_series_labels(&self.labels, &self.container)
     }
 
     fn prerendered(&self) -> Option<(&[u8], &str, &[u8])> {

@@ -184,7 +184,7 @@ impl Eq for PodLabels {}
 
 /// A namespace's pods, found by name: [`PodLabels`] hashes and compares as its name's
 /// bytes (one namespace has one pod of a name).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ByName(pub PodLabels);
 
 impl std::hash::Hash for ByName {
@@ -204,12 +204,6 @@ impl Eq for ByName {}
 impl std::borrow::Borrow<[u8]> for ByName {
     fn borrow(&self) -> &[u8] {
         self.0.name_bytes()
-    }
-}
-
-impl Default for PodLabels {
-    fn default() -> Self {
-        PodLabels::unplaced("", "")
     }
 }
 
