@@ -55,7 +55,35 @@ impl std::error::Error for QuantityError {}
 
 /// Parses `text` and returns its value in base units (cores, bytes).
 pub fn parse(text: &str) -> Result<f64, QuantityError> {
+    if let Some(value) = parse_plain(text.as_bytes()) {
+        return Ok(value);
+    }
     Quantity::parse(text)?.to_f64()
+}
+
+/// The shape metrics-server writes (`123456789n`, `125448Ki`): at most 15 digits, so
+/// exact in an `f64`, and one common suffix, scaled by the same single IEEE operation
+/// as [`Quantity::to_f64`]; `None` for anything else, which the full grammar reads.
+fn parse_plain(text: &[u8]) -> Option<f64> {
+    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    let mantissa = text[..digits]
+        .iter()
+        .fold(0u64, |number, digit| number * 10 + u64::from(digit - b'0'))
+        as f64;
+    Some(match &text[digits..] {
+        b"" => mantissa,
+        b"n" => mantissa / 1e9,
+        b"u" => mantissa / 1e6,
+        b"m" => mantissa / 1e3,
+        b"k" => mantissa * 1e3,
+        b"Ki" => mantissa * 1024.0,
+        b"Mi" => mantissa * 1048576.0,
+        b"Gi" => mantissa * 1073741824.0,
+        _ => return None,
+    })
 }
 
 impl<'a> Quantity<'a> {
@@ -423,6 +451,24 @@ mod tests {
                 let (suffix, power) = BINARY[suffix];
                 let want = mantissa as f64 * 2f64.powi(power);
                 prop_assert_eq!(parse(&format!("{mantissa}{suffix}")).unwrap(), want);
+            }
+
+            /// The shape metrics-server writes, read by the short path, equals the
+            /// full grammar's reading (longer mantissas fall through to it).
+            #[test]
+            fn plain_quantities_read_as_the_grammar_does(
+                mantissa in 0u64..u64::MAX,
+                digits in 1usize..20,
+                suffix in proptest::sample::select(vec!["", "n", "u", "m", "k", "Ki", "Mi", "Gi"]),
+            ) {
+                let number = mantissa.to_string();
+                let number = &number[..digits.min(number.len())];
+                let text = format!("{number}{suffix}");
+                let full = Quantity::parse(&text).unwrap().to_f64().unwrap();
+                prop_assert_eq!(parse(&text).unwrap(), full, "{}", text);
+                if digits <= 15 {
+                    prop_assert!(parse_plain(text.as_bytes()).is_some(), "{}", text);
+                }
             }
 
             #[test]

@@ -149,10 +149,17 @@ impl PodLabels {
         self.0.as_ptr() as usize
     }
 
-    /// Asks the processor to fetch the labels (see [`prefetch`]).
+    /// Asks the processor to fetch the labels (see [`prefetch`]): every cache line
+    /// of them, since a writer copies the label text at their end.
     pub fn prefetch(&self) {
-        prefetch(self.0.as_ptr());
-        prefetch(self.0.as_ptr().wrapping_add(64));
+        let start = self.0.as_ptr();
+        let (first, end) = (start as usize, start as usize + self.0.len());
+        // From the line the first byte is on, to the one the last is on.
+        let mut line = first & !63;
+        while line < end {
+            prefetch(start.wrapping_add(line.wrapping_sub(first)));
+            line += 64;
+        }
     }
 
     /// The label text before the container's (escaped) name, and after it up to the
