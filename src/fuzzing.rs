@@ -65,7 +65,7 @@ impl PodWatch {
         let pods = self.pods.read().unwrap_or_else(|e| e.into_inner());
         pods.iter()
             .flat_map(|(namespace, names)| {
-                names.iter().map(move |ByName(labels)| {
+                names.iter().map(move |ByName { labels, .. }| {
                     (
                         (namespace.to_string(), labels.name().to_string()),
                         (labels.node().to_string(), labels.ip().to_string()),

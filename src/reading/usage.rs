@@ -5,7 +5,7 @@
 //! series and is tallied in [`Problems`], and a pod the index does not know keeps its
 //! series with empty `node` and `ip`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::quantity::{self, QuantityError};
 use crate::scope::Scope;
@@ -198,7 +198,8 @@ impl ClusterUsage {
         scope: &Scope,
     ) -> (ClusterUsage, Problems) {
         let joined = pods.map(|lists| {
-            let mut join = PodJoin::new(index, scope);
+            let turn = Turn::take();
+            let mut join = PodJoin::new(index, scope, &turn);
             lists
                 .iter()
                 .flat_map(|list| list.items.iter().flatten())
@@ -220,12 +221,13 @@ impl ClusterUsage {
     ) -> (ClusterUsage, Problems, Result<(), ReadError>) {
         let mut decoded = Ok(());
         let joined = pod_bodies.and_then(|bodies| {
+            let mut turn = Turn::take();
             let joined = match protobuf_items(bodies) {
                 Some(Ok(items)) if items.len() > PARALLEL_JOIN_PODS => {
-                    join_in_halves(&items, index, scope)
+                    join_in_halves(&items, index, scope, &mut turn)
                 }
                 Some(Err(error)) => Err(error),
-                _ => join_serially(bodies, index, scope),
+                _ => join_serially(bodies, index, scope, &turn),
             };
             joined.map_err(|error| decoded = Err(error)).ok()
         });
@@ -293,8 +295,13 @@ fn protobuf_items(bodies: &[ListBody]) -> Option<Result<Vec<PodItem<'_>>, ReadEr
     Some(Ok(items))
 }
 
-fn join_serially(bodies: &[ListBody], index: &Pods, scope: &Scope) -> Result<Joined, ReadError> {
-    let mut join = PodJoin::new(index, scope);
+fn join_serially(
+    bodies: &[ListBody],
+    index: &Pods,
+    scope: &Scope,
+    turn: &Turn,
+) -> Result<Joined, ReadError> {
+    let mut join = PodJoin::new(index, scope, turn);
     for body in bodies {
         body.for_each_pod(|pod| join.add(&pod))?;
     }
@@ -302,28 +309,34 @@ fn join_serially(bodies: &[ListBody], index: &Pods, scope: &Scope) -> Result<Joi
 }
 
 /// Decodes and joins the first half of `items` here and the second on another thread,
-/// then puts them together in order. A pod listed in both halves is found only across
-/// them, so then the whole list is joined again, serially, to drop the later copy as
-/// a serial join does.
-fn join_in_halves(items: &[PodItem<'_>], index: &Pods, scope: &Scope) -> Result<Joined, ReadError> {
+/// then puts them together in order. A pod listed in both halves, the later copy taken
+/// first, is found only across them, so then the whole list is joined again, serially,
+/// to drop the later copy as a serial join does.
+fn join_in_halves(
+    items: &[PodItem<'_>],
+    index: &Pods,
+    scope: &Scope,
+    turn: &mut Turn,
+) -> Result<Joined, ReadError> {
     let (first, second) = items.split_at(items.len() / 2);
     // The first half's containers are kept, and the second's appended to them: room
     // for all in the first, for its own in the second, so nothing grows twice.
-    let join_half = |half: &[PodItem<'_>], room: usize| -> Result<PodJoin<'_>, ReadError> {
-        let mut join = PodJoin::for_pods(index, scope, room);
+    let join_half = |half: &[PodItem<'_>], room: usize, place: usize| {
+        let mut join = PodJoin::for_pods(index, scope, room, turn, place);
         for item in half {
             join.add(&item.decode()?);
         }
-        Ok(join)
+        Ok::<_, ReadError>(join)
     };
     let (first, second) = std::thread::scope(|threads| {
-        let second = threads.spawn(|| join_half(second, second.len()));
-        let first = join_half(first, items.len());
+        let second = threads.spawn(|| join_half(second, second.len(), first.len()));
+        let first = join_half(first, items.len(), 0);
         (first, second.join().expect("a join thread panicked"))
     });
     let (mut first, second) = (first?, second?);
     if first.overlaps(&second) {
-        let mut join = PodJoin::new(index, scope);
+        turn.next();
+        let mut join = PodJoin::new(index, scope, turn);
         for item in items {
             join.add(&item.decode()?);
         }
@@ -333,14 +346,49 @@ fn join_in_halves(items: &[PodItem<'_>], index: &Pods, scope: &Scope) -> Result<
     Ok(first.finish())
 }
 
+/// The number of the last join. A join marks each pod of the index it takes with its
+/// number and the pod's place in the list ([`ByName::swap_join_mark`](crate::sources::pod_labels::ByName::swap_join_mark)), in the slot of
+/// the index's table that finding the pod reads anyway: a pod listed twice is found
+/// without a set of its own. Joins take turns (this lock), since two marking one index
+/// at once would each miss the other's marks.
+static LAST_JOIN: Mutex<u32> = Mutex::new(0);
+
+/// One join's turn at marking the pod index.
+struct Turn {
+    last: MutexGuard<'static, u32>,
+}
+
+impl Turn {
+    fn take() -> Turn {
+        let mut turn = Turn {
+            last: LAST_JOIN.lock().unwrap_or_else(|e| e.into_inner()),
+        };
+        turn.next();
+        turn
+    }
+
+    /// A number no pod is marked with yet (0 is a pod never joined).
+    fn next(&mut self) {
+        *self.last = self.last.wrapping_add(1).max(1);
+    }
+
+    fn number(&self) -> u32 {
+        *self.last
+    }
+}
+
 /// Joins pods one at a time, so that a streamed list never has to be held decoded.
-pub struct PodJoin<'i> {
+struct PodJoin<'i> {
     index: &'i Pods,
     scope: &'i Scope,
     containers: Vec<ContainerUsage>,
-    /// Pods of the index already joined, by the address of their index entry (stable
-    /// while the index is read-locked for the join): no hashing of names.
-    seen_known: HashSet<usize>,
+    /// This join's number, in the high half of the marks it puts on pods.
+    number: u64,
+    /// The place in the list of the next pod added.
+    place: u32,
+    /// A pod was found marked by this join from a later place: taken by the other half
+    /// of a join in halves first, where a serial join would have taken this copy.
+    misordered: bool,
     /// Pods the index does not know, by namespace and name.
     seen_unknown: HashSet<(Arc<str>, Arc<str>)>,
     strings: StringPool,
@@ -349,18 +397,20 @@ pub struct PodJoin<'i> {
 }
 
 impl<'i> PodJoin<'i> {
-    pub fn new(index: &'i Pods, scope: &'i Scope) -> Self {
+    fn new(index: &'i Pods, scope: &'i Scope, turn: &Turn) -> Self {
         let pods = index.values().map(|names| names.len()).sum::<usize>();
-        Self::for_pods(index, scope, pods)
+        Self::for_pods(index, scope, pods, turn, 0)
     }
 
-    /// A join with room for about `pods` pods.
-    fn for_pods(index: &'i Pods, scope: &'i Scope, pods: usize) -> Self {
+    /// A join with room for about `pods` pods, the first of them at `place` in the list.
+    fn for_pods(index: &'i Pods, scope: &'i Scope, pods: usize, turn: &Turn, place: usize) -> Self {
         PodJoin {
             index,
             scope,
             containers: Vec::with_capacity(pods * 2),
-            seen_known: HashSet::with_capacity(pods),
+            number: u64::from(turn.number()) << 32,
+            place: place as u32,
+            misordered: false,
             seen_unknown: HashSet::new(),
             strings: StringPool::default(),
             times: SampleTimes::default(),
@@ -372,19 +422,23 @@ impl<'i> PodJoin<'i> {
         self.strings.get(text)
     }
 
-    pub fn add(&mut self, pod: &PodMetrics) {
+    fn add(&mut self, pod: &PodMetrics) {
+        let place = self.place;
+        self.place = place.wrapping_add(1);
         let Some(meta) = &pod.metadata else { return };
         let (namespace, name): (&str, &str) = (&meta.namespace, &meta.name);
         if name.is_empty() || !self.scope.includes_pod(namespace, name) {
             return;
         }
         let labels = match pod_index::find(self.index, namespace, name) {
-            Some(labels) => {
-                if !self.seen_known.insert(labels.address()) {
+            Some(known) => {
+                let marked = known.swap_join_mark(self.number | u64::from(place));
+                if marked & !u64::from(u32::MAX) == self.number {
+                    self.misordered |= marked as u32 > place;
                     self.problems.duplicates += 1;
                     return;
                 }
-                labels.clone()
+                known.labels.clone()
             }
             None => {
                 let (namespace, name) = (self.intern(namespace), Arc::<str>::from(name));
@@ -427,17 +481,17 @@ impl<'i> PodJoin<'i> {
         }
     }
 
-    pub fn finish(self) -> (Vec<ContainerUsage>, Problems) {
+    fn finish(self) -> (Vec<ContainerUsage>, Problems) {
         (self.containers, self.problems)
     }
 
-    /// Whether a pod this join has seen was also seen by `other`.
+    /// Whether a pod this join took was also taken by `other`, the join of the later
+    /// half of the same list, where a serial join would have taken another copy: a
+    /// pod of the index taken from the later half first, or one the index does not
+    /// know seen in both halves.
     fn overlaps(&self, other: &Self) -> bool {
-        let (small, large) = match self.seen_known.len() <= other.seen_known.len() {
-            true => (&self.seen_known, &other.seen_known),
-            false => (&other.seen_known, &self.seen_known),
-        };
-        small.iter().any(|pod| large.contains(pod))
+        self.misordered
+            || other.misordered
             || self
                 .seen_unknown
                 .iter()
@@ -501,7 +555,7 @@ mod tests {
             let labels = PodLabels::new(namespace, name, node, ip);
             pods.entry(Arc::from(*namespace))
                 .or_default()
-                .insert(ByName(labels));
+                .insert(ByName::new(labels));
         }
         pods
     }
@@ -578,6 +632,62 @@ mod tests {
                 (Owner::Node, Field::Memory, "n1", "12Mx")
             ]
         );
+    }
+
+    #[test]
+    fn a_known_pod_listed_twice_exports_its_first_copy_in_every_join() {
+        let pods = br#"{"items":[
+            {"metadata":{"name":"p","namespace":"n"},"containers":[{"name":"c","usage":{"cpu":"1"}}]},
+            {"metadata":{"name":"q","namespace":"n"},"containers":[{"name":"c","usage":{"cpu":"2"}}]},
+            {"metadata":{"name":"p","namespace":"n"},"containers":[{"name":"c","usage":{"cpu":"3"}}]}]}"#;
+        let lists = [PodMetricsList::decode(pods).unwrap()];
+        let index = index(&[("n", "p", "node-1", "10.0.0.1"), ("n", "q", "node-2", "")]);
+        // Again and again: the marks of one join are not duplicates to the next.
+        for _ in 0..3 {
+            let (usage, problems) =
+                ClusterUsage::build(Some(&lists), None, &index, &Scope::default());
+            let cpu: Vec<_> = usage
+                .containers
+                .unwrap()
+                .iter()
+                .map(|c| (c.pod().to_owned(), c.node().to_owned(), c.cpu))
+                .collect();
+            assert_eq!(
+                cpu,
+                [
+                    ("p".to_owned(), "node-1".to_owned(), Some(1.0)),
+                    ("q".to_owned(), "node-2".to_owned(), Some(2.0))
+                ]
+            );
+            assert_eq!(problems.duplicates, 1);
+        }
+    }
+
+    #[test]
+    fn a_later_copy_taken_first_by_the_other_half_calls_for_a_serial_join() {
+        let index = index(&[("n", "p", "node-1", "10.0.0.1")]);
+        let list = PodMetricsList::decode(
+            br#"{"items":[{"metadata":{"name":"p","namespace":"n"},"containers":[]}]}"#,
+        )
+        .unwrap();
+        let pod = &list.items.unwrap()[0];
+        let scope = Scope::default();
+        let turn = Turn::take();
+        // The pod is at place 0 of the first half and place 5 of the second.
+        let mut first = PodJoin::for_pods(&index, &scope, 1, &turn, 0);
+        let mut second = PodJoin::for_pods(&index, &scope, 1, &turn, 5);
+        first.add(pod);
+        second.add(pod);
+        assert!(!first.overlaps(&second), "in list order: a plain duplicate");
+        assert_eq!(second.problems.duplicates, 1);
+
+        let mut turn = turn;
+        turn.next();
+        let mut first = PodJoin::for_pods(&index, &scope, 1, &turn, 0);
+        let mut second = PodJoin::for_pods(&index, &scope, 1, &turn, 5);
+        second.add(pod);
+        first.add(pod);
+        assert!(first.overlaps(&second), "the later copy was taken");
     }
 
     #[test]
@@ -693,7 +803,13 @@ mod tests {
     }
 
     fn serially(body: &ListBody, index: &Pods) -> (Vec<ContainerUsage>, Problems) {
-        join_serially(std::slice::from_ref(body), index, &Scope::default()).unwrap()
+        join_serially(
+            std::slice::from_ref(body),
+            index,
+            &Scope::default(),
+            &Turn::take(),
+        )
+        .unwrap()
     }
 
     #[test]

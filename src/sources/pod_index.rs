@@ -29,10 +29,9 @@ use crate::string_pool::{HashMap, HashSet, StringPool};
 /// until the scheduler and kubelet set them) and its series' label text.
 pub type Pods = HashMap<Arc<str>, HashSet<ByName>>;
 
-/// The labels of pod `name` in `namespace`, if the index has it.
-pub fn find<'p>(pods: &'p Pods, namespace: &str, name: &str) -> Option<&'p PodLabels> {
-    let names = pods.get(namespace)?;
-    names.get(name.as_bytes()).map(|found| &found.0)
+/// Pod `name` in `namespace`, if the index has it.
+pub fn find<'p>(pods: &'p Pods, namespace: &str, name: &str) -> Option<&'p ByName> {
+    pods.get(namespace)?.get(name.as_bytes())
 }
 
 /// A shared, cheaply cloned view of the pod watch.
@@ -263,7 +262,9 @@ impl Interner {
             pod.status.pod_ip.as_deref().unwrap_or_default(),
         );
         let namespace = self.intern(namespace);
-        pods.entry(namespace).or_default().replace(ByName(labels));
+        pods.entry(namespace)
+            .or_default()
+            .replace(ByName::new(labels));
     }
 }
 
@@ -348,7 +349,7 @@ mod tests {
         .unwrap();
         let mut pods = Pods::default();
         Interner::default().insert(&mut pods, pod, &Scope::default());
-        let labels = find(&pods, "shop", "web-0").unwrap();
+        let labels = &find(&pods, "shop", "web-0").unwrap().labels;
         assert_eq!((labels.node(), labels.ip()), ("node-1", "10.0.0.7"));
     }
 
@@ -388,7 +389,7 @@ mod tests {
         for (ns, name) in [("a", "p1"), ("a", "p2"), ("kube-system", "p3")] {
             interner.insert(&mut pods, pod(ns, name), &scope);
         }
-        assert_eq!(find(&pods, "a", "p2").unwrap().node(), "node-1");
+        assert_eq!(find(&pods, "a", "p2").unwrap().labels.node(), "node-1");
         assert!(find(&pods, "a", "p1").is_some());
         assert!(!pods.contains_key("kube-system"));
     }
@@ -410,7 +411,7 @@ mod tests {
             pod(Some("node-2"), Some("10.0.0.9")),
             &Scope::default(),
         );
-        let labels = find(&pods, "n", "p").unwrap();
+        let labels = &find(&pods, "n", "p").unwrap().labels;
         assert_eq!((labels.node(), labels.ip()), ("node-2", "10.0.0.9"));
         let (before, _) = labels.around_container();
         assert_eq!(
@@ -428,6 +429,9 @@ mod tests {
         .unwrap();
         let mut pods = Pods::default();
         Interner::default().insert(&mut pods, pod, &Scope::default());
-        assert_eq!(find(&pods, "n", "p"), Some(&PodLabels::unplaced("n", "p")));
+        assert_eq!(
+            find(&pods, "n", "p").map(|pod| &pod.labels),
+            Some(&PodLabels::unplaced("n", "p"))
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! pieces around the container's name, so a scrape writes a series as a few copies and
 //! a number instead of escaping five scattered strings per line.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The pod series' label names, in metrics-server-prom's order.
@@ -190,19 +191,38 @@ impl PartialEq for PodLabels {
 impl Eq for PodLabels {}
 
 /// A namespace's pods, found by name: [`PodLabels`] hashes and compares as its name's
-/// bytes (one namespace has one pod of a name).
-#[derive(Clone, Debug)]
-pub struct ByName(pub PodLabels);
+/// bytes (one namespace has one pod of a name). Beside the labels, in the same slot of
+/// the index's table, the mark of the last join that took the pod, so that a join
+/// finds a pod listed twice without a set of its own (see `reading::usage`).
+#[derive(Debug)]
+pub struct ByName {
+    pub labels: PodLabels,
+    joined: AtomicU64,
+}
+
+impl ByName {
+    pub fn new(labels: PodLabels) -> Self {
+        ByName {
+            labels,
+            joined: AtomicU64::new(0),
+        }
+    }
+
+    /// Puts `mark` on the pod, returning the one it had (0 when never joined).
+    pub fn swap_join_mark(&self, mark: u64) -> u64 {
+        self.joined.swap(mark, Ordering::Relaxed)
+    }
+}
 
 impl std::hash::Hash for ByName {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.name_bytes().hash(state)
+        self.labels.name_bytes().hash(state)
     }
 }
 
 impl PartialEq for ByName {
     fn eq(&self, other: &Self) -> bool {
-        self.0.name_bytes() == other.0.name_bytes()
+        self.labels.name_bytes() == other.labels.name_bytes()
     }
 }
 
@@ -210,7 +230,7 @@ impl Eq for ByName {}
 
 impl std::borrow::Borrow<[u8]> for ByName {
     fn borrow(&self) -> &[u8] {
-        self.0.name_bytes()
+        self.labels.name_bytes()
     }
 }
 

@@ -325,6 +325,11 @@ impl<'b> Fields<'b> {
 /// Invalid UTF-8 empties this one string only (costing one series, not the list).
 #[inline]
 fn text(b: &[u8]) -> Text<'_> {
+    if b.is_ascii() {
+        // SAFETY: ASCII is UTF-8. Names and quantities are ASCII, and this check, inlined
+        // and a word at a time, costs a fraction of the full validation below.
+        return Text(Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(b) }));
+    }
     Text(Cow::Borrowed(std::str::from_utf8(b).unwrap_or("")))
 }
 
