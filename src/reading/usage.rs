@@ -347,10 +347,12 @@ fn join_in_halves(
 }
 
 /// The number of the last join. A join marks each pod of the index it takes with its
-/// number and the pod's place in the list ([`ByName::swap_join_mark`](crate::sources::pod_labels::ByName::swap_join_mark)), in the slot of
+/// number and the pod's place in the list ([`ByName::swap_join_mark`]), in the slot of
 /// the index's table that finding the pod reads anyway: a pod listed twice is found
 /// without a set of its own. Joins take turns (this lock), since two marking one index
 /// at once would each miss the other's marks.
+///
+/// [`ByName::swap_join_mark`]: crate::sources::pod_labels::ByName::swap_join_mark
 static LAST_JOIN: Mutex<u32> = Mutex::new(0);
 
 /// One join's turn at marking the pod index.
@@ -367,7 +369,8 @@ impl Turn {
         turn
     }
 
-    /// A number no pod is marked with yet (0 is a pod never joined).
+    /// The next join's number (0 marks a pod never joined); a number comes round again
+    /// only after 2^32 joins.
     fn next(&mut self) {
         *self.last = self.last.wrapping_add(1).max(1);
     }
