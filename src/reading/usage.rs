@@ -212,7 +212,8 @@ impl ClusterUsage {
     /// Like [`ClusterUsage::build`] from raw PodMetricsList bodies, decoded pod by pod as
     /// they are joined. A body that does not decode fails the pods, with its error.
     /// Protobuf lists of more than [`PARALLEL_JOIN_PODS`] pods are decoded and joined in
-    /// two halves on two threads.
+    /// two halves on two threads; one large list is cut in two near its middle without
+    /// walking its items first.
     pub fn from_bodies(
         pod_bodies: Option<&[ListBody]>,
         nodes: Option<&NodeMetricsList>,
@@ -222,13 +223,14 @@ impl ClusterUsage {
         let mut decoded = Ok(());
         let joined = pod_bodies.and_then(|bodies| {
             let mut turn = Turn::take();
-            let joined = match protobuf_items(bodies) {
+            let cut = join_cut_in_two(bodies, index, scope, &mut turn);
+            let joined = cut.unwrap_or_else(|| match protobuf_items(bodies) {
                 Some(Ok(items)) if items.len() > PARALLEL_JOIN_PODS => {
                     join_in_halves(&items, index, scope, &mut turn)
                 }
                 Some(Err(error)) => Err(error),
                 _ => join_serially(bodies, index, scope, &turn),
-            };
+            });
             joined.map_err(|error| decoded = Err(error)).ok()
         });
         let (snapshot, problems) = Self::assemble(joined, nodes);
@@ -280,6 +282,10 @@ impl ClusterUsage {
 /// Pods in a protobuf list above which the join runs in two halves on two threads.
 pub const PARALLEL_JOIN_PODS: usize = 4096;
 
+/// Bytes of one protobuf list above which it is cut in two halves for two threads
+/// without walking its items first (about 2,000 pods).
+const PARALLEL_JOIN_BYTES: usize = 256 * 1024;
+
 /// A join's result: the containers and what went wrong.
 type Joined = (Vec<ContainerUsage>, Problems);
 
@@ -306,6 +312,51 @@ fn join_serially(
         body.for_each_pod(|pod| join.add(&pod))?;
     }
     Ok(join.finish())
+}
+
+/// Decodes and joins one large protobuf list in two halves on two threads, cut near
+/// its middle without a walk over every item first ([`ListBody::pod_list_cut`]).
+/// `None` where that does not apply (several lists, JSON, a small list, no cut), and
+/// where the first half did not end at the cut (the cut was not an item's start, or
+/// that half is broken) or a pod is in both halves, the later copy taken first: then
+/// the caller's other ways join it, and tell a broken list from a bad cut.
+fn join_cut_in_two(
+    bodies: &[ListBody],
+    index: &Pods,
+    scope: &Scope,
+    turn: &mut Turn,
+) -> Option<Result<Joined, ReadError>> {
+    let [body] = bodies else { return None };
+    if body.bytes.len() <= PARALLEL_JOIN_BYTES {
+        return None;
+    }
+    let (fields, cut) = body.pod_list_cut()?;
+    let pods = index.values().map(|names| names.len()).sum::<usize>();
+    // The first half's containers are kept, and the second's appended to them. Places
+    // in the second half start at the cut's offset, beyond any count of the first's.
+    let join_half = |fields: &[u8], room: usize, place: usize| {
+        let mut join = PodJoin::for_pods(index, scope, room, turn, place);
+        ListBody::for_each_pod_in(fields, |pod| join.add(&pod)).map(|()| join)
+    };
+    let (first, second) = std::thread::scope(|threads| {
+        let second = threads.spawn(|| join_half(&fields[cut..], pods / 2, cut));
+        let first = join_half(&fields[..cut], pods, 0);
+        (first, second.join().expect("a join thread panicked"))
+    });
+    let (Ok(mut first), second) = (first, second) else {
+        turn.next();
+        return None;
+    };
+    let second = match second {
+        Ok(second) => second,
+        Err(error) => return Some(Err(error)),
+    };
+    if first.overlaps(&second) {
+        turn.next();
+        return None;
+    }
+    first.append(second);
+    Some(Ok(first.finish()))
 }
 
 /// Decodes and joins the first half of `items` here and the second on another thread,
@@ -836,6 +887,40 @@ mod tests {
             problems.pods_without_metadata,
             (pods.len() as u64).div_ceil(10)
         );
+    }
+
+    #[test]
+    fn a_large_list_is_cut_at_an_item_and_a_wrong_cut_falls_back() {
+        // An ordinary list is cut at an item's start: its first half decodes whole.
+        let (pods, index) = many_pods();
+        let body = protobuf_body(&pods);
+        assert!(body.bytes.len() > PARALLEL_JOIN_BYTES);
+        let (fields, cut) = body.pod_list_cut().unwrap();
+        assert!(ListBody::for_each_pod_in(&fields[..cut], |_| {}).is_ok());
+
+        // Names that read as runs of items (an item's tag and length, then a PodMetrics
+        // of a pod named `x`): the cut falls inside a name, the first half does not end
+        // at it, and the join is the serial one all the same.
+        let fake = "\u{12}\u{5}\n\u{3}\n\u{1}x".repeat(40);
+        let odd: Vec<(String, String)> = (0..2 * PARALLEL_JOIN_PODS)
+            .map(|i| (format!("ns-{}", i % 13), format!("p{i}{fake}")))
+            .collect();
+        let body = protobuf_body(&odd);
+        let (fields, cut) = body.pod_list_cut().unwrap();
+        assert!(
+            ListBody::for_each_pod_in(&fields[..cut], |_| {}).is_err(),
+            "the cut is inside a name"
+        );
+        let (usage, problems, decoded) = ClusterUsage::from_bodies(
+            Some(std::slice::from_ref(&body)),
+            None,
+            &index,
+            &Scope::default(),
+        );
+        decoded.unwrap();
+        let (serial, serial_problems) = serially(&body, &index);
+        assert_eq!(usage.containers.unwrap(), serial);
+        assert_eq!(problems, serial_problems);
     }
 
     #[test]

@@ -348,6 +348,26 @@ impl ListBody {
         }
     }
 
+    /// A protobuf PodMetricsList cut in two near its middle, without walking its items:
+    /// its fields and the offset of the cut, a guess that decoding the first half with
+    /// [`ListBody::for_each_pod_in`] confirms (see [`protobuf::pod_list_cut`]); `None`
+    /// for a JSON body.
+    pub fn pod_list_cut(&self) -> Option<(&[u8], usize)> {
+        match self.encoding {
+            ContentType::Json => None,
+            ContentType::Protobuf => protobuf::pod_list_cut(&self.bytes),
+        }
+    }
+
+    /// Decodes the pods of a run of a protobuf PodMetricsList's fields, as
+    /// [`ListBody::for_each_pod`] does; fails if a field runs past the run's end.
+    pub fn for_each_pod_in<'b>(
+        fields: &'b [u8],
+        each: impl FnMut(PodMetrics<'b>),
+    ) -> Result<(), ReadError> {
+        protobuf::for_each_pod_usage_in(fields, each).map_err(|e| ReadError::Decode(e.to_string()))
+    }
+
     /// The whole PodMetricsList with every field, for readers that need every pod at
     /// once.
     pub fn pods(&self) -> Result<PodMetricsList<'_>, ReadError> {

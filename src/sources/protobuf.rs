@@ -449,6 +449,58 @@ pub fn pod_items(body: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
     Ok(items)
 }
 
+/// A PodMetricsList body cut in two near its middle, at what looks like the start of
+/// an item, so that two threads can decode the halves without first walking every
+/// item to find them: the list's bytes, and the offset of the cut in them.
+///
+/// The cut is a guess. Decoding the first half ([`for_each_pod_usage_in`] over
+/// `list[..cut]`) tells whether it was right: a walk from the list's start steps only
+/// on field boundaries, so it ends exactly at the cut if and only if the cut is one;
+/// else a field runs past it and the walk fails. `None` when the body is not a
+/// protobuf list or no likely cut is near the middle.
+pub fn pod_list_cut(body: &[u8]) -> Option<(&[u8], usize)> {
+    let list = open(body, "PodMetricsList").ok()?;
+    let middle = list.len() / 2;
+    // An item is field 2, length-delimited (tag 0x12), holding a PodMetrics that
+    // decodes, with a name (a container's usage entries are field 2 too, but not
+    // PodMetrics); three such items in a row, or fewer up to the end, make a cut.
+    let item_at = |at: usize| -> Option<usize> {
+        if list.get(at) != Some(&0x12) {
+            return None;
+        }
+        let mut fields = Fields::new(&list[at + 1..], "PodMetricsList");
+        let length = usize::try_from(fields.varint().ok()?).ok()?;
+        let start = list.len() - fields.rest.len();
+        let end = start.checked_add(length).filter(|&end| end <= list.len())?;
+        let pod = decode_pod(&list[start..end], Times::Numbers).ok()?;
+        pod.metadata.filter(|meta| !meta.name.is_empty())?;
+        Some(end)
+    };
+    (middle..list.len().min(middle + 64 * 1024))
+        .find(|&cut| {
+            let mut at = cut;
+            for _ in 0..3 {
+                match item_at(at) {
+                    Some(end) if end == list.len() => return true,
+                    Some(end) => at = end,
+                    None => return false,
+                }
+            }
+            true
+        })
+        .map(|cut| (list, cut))
+}
+
+/// Decodes the pods of `fields`, a run of a PodMetricsList's fields (as
+/// [`pod_list_cut`] cuts them), as [`for_each_pod_usage`] does; fails if a field runs
+/// past its end.
+pub fn for_each_pod_usage_in<'b>(
+    fields: &'b [u8],
+    each: impl FnMut(PodMetrics<'b>),
+) -> Result<(), DecodeError> {
+    for_each_field_pod(fields, Times::Numbers, each)
+}
+
 /// One item of [`pod_items`], decoded as [`for_each_pod_usage`] decodes it.
 pub fn decode_pod_usage(item: &[u8]) -> Result<PodMetrics<'_>, DecodeError> {
     decode_pod(item, Times::Numbers)
@@ -464,9 +516,17 @@ enum Times {
 fn for_each_pod_with<'b>(
     body: &'b [u8],
     times: Times,
+    each: impl FnMut(PodMetrics<'b>),
+) -> Result<(), DecodeError> {
+    for_each_field_pod(open(body, "PodMetricsList")?, times, each)
+}
+
+fn for_each_field_pod<'b>(
+    fields: &'b [u8],
+    times: Times,
     mut each: impl FnMut(PodMetrics<'b>),
 ) -> Result<(), DecodeError> {
-    let mut list = Fields::new(open(body, "PodMetricsList")?, "PodMetricsList");
+    let mut list = Fields::new(fields, "PodMetricsList");
     while let Some((field, v)) = list.next_field()? {
         match field {
             1 => {
