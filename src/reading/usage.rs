@@ -318,8 +318,8 @@ fn join_serially(
 /// its middle without a walk over every item first ([`ListBody::pod_list_cut`]).
 /// `None` where that does not apply (several lists, JSON, a small list, no cut), and
 /// where the first half did not end at the cut (the cut was not an item's start, or
-/// that half is broken) or a pod is in both halves, the later copy taken first: then
-/// the caller's other ways join it, and tell a broken list from a bad cut.
+/// that half is broken): then the caller's other ways join it, and tell a broken list
+/// from a bad cut.
 fn join_cut_in_two(
     bodies: &[ListBody],
     index: &Pods,
@@ -332,37 +332,33 @@ fn join_cut_in_two(
     }
     let (fields, cut) = body.pod_list_cut()?;
     let pods = index.values().map(|names| names.len()).sum::<usize>();
-    // The first half's containers are kept, and the second's appended to them. Places
-    // in the second half start at the cut's offset, beyond any count of the first's.
-    let join_half = |fields: &[u8], room: usize, place: usize| {
-        let mut join = PodJoin::for_pods(index, scope, room, turn, place);
-        ListBody::for_each_pod_in(fields, |pod| join.add(&pod)).map(|()| join)
-    };
-    let (first, second) = std::thread::scope(|threads| {
-        let second = threads.spawn(|| join_half(&fields[cut..], pods / 2, cut));
-        let first = join_half(&fields[..cut], pods, 0);
-        (first, second.join().expect("a join thread panicked"))
-    });
-    let (Ok(mut first), second) = (first, second) else {
+    // Places in the second half start at the cut's offset, beyond any count of the
+    // first's.
+    let (first, second) = join_on_two_threads(
+        index,
+        scope,
+        turn,
+        [pods, pods / 2],
+        cut,
+        |join| ListBody::for_each_pod_in(&fields[..cut], |pod| join.add(&pod)),
+        |join| ListBody::for_each_pod_in(&fields[cut..], |pod| join.add(&pod)),
+    );
+    let Ok(first) = first else {
         turn.next();
         return None;
     };
-    let second = match second {
-        Ok(second) => second,
-        Err(error) => return Some(Err(error)),
-    };
-    if first.overlaps(&second) {
-        turn.next();
-        return None;
-    }
-    first.append(second);
-    Some(Ok(first.finish()))
+    Some(second.and_then(|second| match put_together(first, second) {
+        Some(joined) => Ok(joined),
+        None => {
+            turn.next();
+            join_serially(bodies, index, scope, turn)
+        }
+    }))
 }
 
 /// Decodes and joins the first half of `items` here and the second on another thread,
-/// then puts them together in order. A pod listed in both halves, the later copy taken
-/// first, is found only across them, so then the whole list is joined again, serially,
-/// to drop the later copy as a serial join does.
+/// then puts them together in order (or, where only a serial join gets it right, joins
+/// the whole list again, serially).
 fn join_in_halves(
     items: &[PodItem<'_>],
     index: &Pods,
@@ -370,31 +366,60 @@ fn join_in_halves(
     turn: &mut Turn,
 ) -> Result<Joined, ReadError> {
     let (first, second) = items.split_at(items.len() / 2);
-    // The first half's containers are kept, and the second's appended to them: room
-    // for all in the first, for its own in the second, so nothing grows twice.
-    let join_half = |half: &[PodItem<'_>], room: usize, place: usize| {
-        let mut join = PodJoin::for_pods(index, scope, room, turn, place);
-        for item in half {
-            join.add(&item.decode()?);
-        }
-        Ok::<_, ReadError>(join)
-    };
-    let (first, second) = std::thread::scope(|threads| {
-        let second = threads.spawn(|| join_half(second, second.len(), first.len()));
-        let first = join_half(first, items.len(), 0);
+    let (first_join, second_join) = join_on_two_threads(
+        index,
+        scope,
+        turn,
+        [items.len(), second.len()],
+        first.len(),
+        |join| join.add_items(first),
+        |join| join.add_items(second),
+    );
+    if let Some(joined) = put_together(first_join?, second_join?) {
+        return Ok(joined);
+    }
+    turn.next();
+    let mut join = PodJoin::new(index, scope, turn);
+    join.add_items(items)?;
+    Ok(join.finish())
+}
+
+/// Two halves of one list joined at once: the first here, the second on another
+/// thread, with room for `rooms` pods each (the first's for all, since the second's
+/// containers are appended to it, so nothing grows twice), the second's places in the
+/// list from `second_place`.
+fn join_on_two_threads<'i>(
+    index: &'i Pods,
+    scope: &'i Scope,
+    turn: &Turn,
+    rooms: [usize; 2],
+    second_place: usize,
+    first: impl FnOnce(&mut PodJoin<'i>) -> Result<(), ReadError>,
+    second: impl FnOnce(&mut PodJoin<'i>) -> Result<(), ReadError> + Send,
+) -> (
+    Result<PodJoin<'i>, ReadError>,
+    Result<PodJoin<'i>, ReadError>,
+) {
+    let [first_room, second_room] = rooms;
+    std::thread::scope(|threads| {
+        let second = threads.spawn(move || {
+            let mut join = PodJoin::for_pods(index, scope, second_room, turn, second_place);
+            second(&mut join).map(|()| join)
+        });
+        let mut join = PodJoin::for_pods(index, scope, first_room, turn, 0);
+        let first = first(&mut join).map(|()| join);
         (first, second.join().expect("a join thread panicked"))
-    });
-    let (mut first, second) = (first?, second?);
+    })
+}
+
+/// The joins of two halves of a list put together in order; `None` where a pod was
+/// taken from both in a way only a serial join gets right.
+fn put_together<'i>(mut first: PodJoin<'i>, second: PodJoin<'i>) -> Option<Joined> {
     if first.overlaps(&second) {
-        turn.next();
-        let mut join = PodJoin::new(index, scope, turn);
-        for item in items {
-            join.add(&item.decode()?);
-        }
-        return Ok(join.finish());
+        return None;
     }
     first.append(second);
-    Ok(first.finish())
+    Some(first.finish())
 }
 
 /// The number of the last join. A join marks each pod of the index it takes with its
@@ -533,6 +558,14 @@ impl<'i> PodJoin<'i> {
             };
             self.containers.push(joined);
         }
+    }
+
+    /// Decodes and adds each of `items`; the first that does not decode fails them.
+    fn add_items(&mut self, items: &[PodItem<'_>]) -> Result<(), ReadError> {
+        for item in items {
+            self.add(&item.decode()?);
+        }
+        Ok(())
     }
 
     fn finish(self) -> (Vec<ContainerUsage>, Problems) {

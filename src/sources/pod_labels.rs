@@ -144,12 +144,6 @@ impl PodLabels {
         self.text(IP)
     }
 
-    /// Where the labels are in memory: the same for every clone, so it tells pods apart
-    /// without comparing names.
-    pub fn address(&self) -> usize {
-        self.0.as_ptr() as usize
-    }
-
     /// Asks the processor to fetch the labels (see [`prefetch`]): every cache line
     /// of them, since a writer copies the label text at their end.
     pub fn prefetch(&self) {
