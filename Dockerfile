@@ -14,6 +14,13 @@ ARG RUST_VERSION=1.95
 FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /build
 
+# gzip on /metrics is Intel's ISA-L, built from source by the isal-sys crate: nasm
+# besides the autotools and make (which the rust image has; installed here to be sure).
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        nasm autoconf automake libtool make \
+    && rm -rf /var/lib/apt/lists/*
+
 # 1. Dependencies: the workspace's manifests, the lock file and an empty library and
 # binary for each crate (the exporter, and the simulated cluster it links for
 # --simulate). Cargo refuses a manifest whose [[bench]], [[test]] or [[example]] files

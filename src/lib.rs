@@ -52,6 +52,7 @@ pub mod duration;
 pub mod exposition;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod huge_pages;
 pub mod quantity;
 pub mod reading;
 pub mod scope;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// The top-level modules in path order; a leaf group shares a rank.
 const ORDER: &[&[&str]] = &[
-    &["duration", "quantity", "scope", "string_pool"],
+    &["duration", "huge_pages", "quantity", "scope", "string_pool"],
     &["config"],
     &["telemetry"],
     &["connect"],

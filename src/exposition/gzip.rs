@@ -1,6 +1,6 @@
-//! gzip for the metrics endpoint, level 1 (fast): the text of a large cluster still
-//! compresses about eight to one, and compressing it is the largest single cost of a
-//! scrape.
+//! gzip for the metrics endpoint, by ISA-L's level 1 ([`super::deflate`]): the text of
+//! a large cluster compresses about ten to one, and compressing it is the largest
+//! single cost of a scrape.
 //!
 //! An exposition is written in parts (the pod CPU family, then everything else), each
 //! on its own thread and compressed as it is written, so that a scrape uses two cores.
@@ -8,11 +8,10 @@
 //! one closed as final; joined, they are one deflate stream, and with one header and
 //! the parts' checksums combined, one ordinary gzip member that any reader accepts.
 
-use std::io::Write as _;
-
 use bytes::Bytes;
-use flate2::write::DeflateEncoder;
-use flate2::Compression;
+
+use super::deflate::RawDeflate;
+use crate::huge_pages;
 
 /// One part of an exposition: writes its text, a chunk at a time, to the sink given.
 /// The sink reads the chunk or takes it; the part clears it and writes on.
@@ -51,6 +50,7 @@ pub fn compressed_in_parts(parts: Vec<Part<'_>>) -> Bytes {
     let mut out = Vec::with_capacity(
         HEADER.len() + compressed.iter().map(|c| c.deflate.len()).sum::<usize>() + 8,
     );
+    huge_pages::advise(&mut out);
     out.extend_from_slice(&HEADER);
     let mut crc = crc32fast::Hasher::new();
     let mut length = 0u64;
@@ -72,22 +72,16 @@ pub fn compressed_in_parts(parts: Vec<Part<'_>>) -> Bytes {
 /// Runs one part through its own deflate stream: closed as final when `last`, else
 /// ended with a sync flush so that the next part's stream can follow it.
 fn compress(part: Part<'_>, last: bool) -> Compressed {
-    let mut encoder = DeflateEncoder::new(Vec::new(), Compression::fast());
+    let mut encoder = RawDeflate::new();
     let mut crc = crc32fast::Hasher::new();
     let mut length = 0u64;
     part(&mut |chunk: &mut Vec<u8>| {
         crc.update(chunk);
         length += chunk.len() as u64;
-        encoder.write_all(chunk).expect("compressing to memory");
+        encoder.write(chunk);
     });
-    let deflate = if last {
-        encoder.finish().expect("compressing to memory")
-    } else {
-        encoder.flush().expect("compressing to memory");
-        std::mem::take(encoder.get_mut())
-    };
     Compressed {
-        deflate,
+        deflate: encoder.finish(last),
         crc,
         length,
     }

@@ -5,6 +5,7 @@
 //! the pod index), and the shared, cached readings they are
 //! rendered from ([`scraper`]).
 
+pub mod deflate;
 pub mod families;
 pub mod gzip;
 pub mod negotiate;

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::protobuf;
 pub use crate::config::ContentType;
 use crate::connect::{describe_error, is_timeout, BoundedClient};
+use crate::huge_pages;
 
 pub const GROUP: &str = "metrics.k8s.io";
 
@@ -636,6 +637,7 @@ async fn collect(
         return Err(too_large());
     }
     let mut buffer = Vec::with_capacity(length.unwrap_or(0));
+    huge_pages::advise(&mut buffer);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(transport_error)?;
         if let Ok(data) = frame.into_data() {

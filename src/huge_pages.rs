@@ -1,0 +1,54 @@
+//! Large buffers that every cold scrape fills and frees (the list as read, the joined
+//! containers, the gzip output) asked to be backed by transparent huge pages.
+//!
+//! Freed, a buffer this large goes back to the kernel, so the next scrape's is fresh
+//! memory again, faulted in a page at a time: at 150,000 pods tens of thousands of
+//! faults a scrape, each charged to the cgroup, about a tenth of a cold scrape's CPU in
+//! a profile. A 2 MiB page takes one fault where 4 KiB pages take 512. Where the kernel
+//! has transparent huge pages off (`never`), the advice does nothing.
+
+/// The size of a transparent huge page on x86-64 and (with 4 KiB pages) arm64.
+const HUGE_PAGE: usize = 2 * 1024 * 1024;
+
+/// Advises the kernel to back `buffer`'s whole capacity with huge pages where it can
+/// (the 2 MiB-aligned part of it); best done before the buffer is written. Returns
+/// whether any of it was advised: not a buffer under two huge pages, nor where the
+/// kernel refuses.
+pub fn advise<T>(buffer: &mut Vec<T>) -> bool {
+    let bytes = buffer.capacity() * std::mem::size_of::<T>();
+    if bytes < 2 * HUGE_PAGE {
+        return false;
+    }
+    let start = buffer.as_mut_ptr() as usize;
+    let first = start.next_multiple_of(HUGE_PAGE);
+    let end = (start + bytes) / HUGE_PAGE * HUGE_PAGE;
+    if end <= first {
+        return false;
+    }
+    // SAFETY: [first, end) lies within the buffer's allocation, which this exclusive
+    // borrow keeps alive; MADV_HUGEPAGE changes how the kernel backs the range, never
+    // what it holds.
+    unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_buffer_is_advised_and_keeps_what_it_holds() {
+        let mut buffer: Vec<u64> = (0..1_000_000).collect();
+        buffer.reserve(1_000_000);
+        assert!(advise(&mut buffer));
+        buffer.extend(1_000_000..2_000_000);
+        assert!(buffer.iter().enumerate().all(|(i, &v)| v == i as u64));
+    }
+
+    #[test]
+    fn a_small_buffer_is_left_alone() {
+        let mut buffer = vec![7u8; 3 * 1024 * 1024];
+        assert!(!advise(&mut buffer));
+        assert!(!advise(&mut Vec::<u8>::new()));
+        assert!(buffer.iter().all(|&b| b == 7));
+    }
+}
