@@ -29,7 +29,8 @@
 //!
 //! Leaves that any step may use: [`quantity`] (Kubernetes' quantity grammar, exactly),
 //! [`duration`] (durations as flags and Go write them), [`scope`] (namespace filters,
-//! the label selector and shards), [`string_pool`] (one allocation per name) and [`telemetry`] (logging).
+//! the label selector and shards), [`string_pool`] (one allocation per name),
+//! [`huge_pages`] (the list body read onto huge pages) and [`telemetry`] (logging).
 //!
 //! One scrape of `/metrics`: [`web::routes`] negotiates format and gzip
 //! ([`exposition::negotiate`]) and asks the [`Scraper`] for an exposition. Unless a read

@@ -3,14 +3,12 @@
 //! On exposition text ISA-L's level 1 takes half the CPU of zlib-rs' level 1 and its
 //! output is a quarter smaller (BENCHMARKS.md has the measurement): it finds matches
 //! with vector instructions chosen for the CPU it runs on, and writes each block with
-//! Huffman codes built for it. Compressing is the largest single cost of a cold scrape,
-//! so this is the one place the exporter calls C.
+//! Huffman codes built for it. Compressing is the largest single cost of a cold scrape;
+//! ISA-L is called through its C interface here and nowhere else.
 
 use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
 
 use isal_sys::igzip_lib as isal;
-
-use crate::huge_pages;
 
 /// Output is written into spare room of at least this many bytes.
 const OUT_ROOM: usize = 64 * 1024;
@@ -93,11 +91,7 @@ impl RawDeflate {
         self.stream.next_in = input.as_ptr().cast_mut();
         self.stream.avail_in = input.len() as u32;
         loop {
-            let capacity = self.out.capacity();
             self.out.reserve(OUT_ROOM.max(input.len() / 2));
-            if self.out.capacity() != capacity {
-                huge_pages::advise(&mut self.out);
-            }
             let room = self.out.spare_capacity_mut();
             let room_len = room.len().min(u32::MAX as usize);
             self.stream.next_out = room.as_mut_ptr().cast::<u8>();

@@ -11,7 +11,6 @@
 use bytes::Bytes;
 
 use super::deflate::RawDeflate;
-use crate::huge_pages;
 
 /// One part of an exposition: writes its text, a chunk at a time, to the sink given.
 /// The sink reads the chunk or takes it; the part clears it and writes on.
@@ -50,7 +49,6 @@ pub fn compressed_in_parts(parts: Vec<Part<'_>>) -> Bytes {
     let mut out = Vec::with_capacity(
         HEADER.len() + compressed.iter().map(|c| c.deflate.len()).sum::<usize>() + 8,
     );
-    huge_pages::advise(&mut out);
     out.extend_from_slice(&HEADER);
     let mut crc = crc32fast::Hasher::new();
     let mut length = 0u64;

@@ -7,7 +7,6 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::huge_pages;
 use crate::quantity::{self, QuantityError};
 use crate::scope::Scope;
 use crate::sources::metrics_api::{
@@ -484,12 +483,10 @@ impl<'i> PodJoin<'i> {
 
     /// A join with room for about `pods` pods, the first of them at `place` in the list.
     fn for_pods(index: &'i Pods, scope: &'i Scope, pods: usize, turn: &Turn, place: usize) -> Self {
-        let mut containers = Vec::with_capacity(pods * 2);
-        huge_pages::advise(&mut containers);
         PodJoin {
             index,
             scope,
-            containers,
+            containers: Vec::with_capacity(pods * 2),
             number: u64::from(turn.number()) << 32,
             place: place as u32,
             misordered: false,
