@@ -1,14 +1,15 @@
 //! The list body a cold scrape reads, asked to be backed by transparent huge pages.
 //!
 //! The body (27 MB in protobuf at 150,000 pods) is read into one buffer sized from its
-//! Content-Length and freed after the join, so every cold scrape fills fresh memory,
-//! faulted in a page at a time: some 7,000 faults, each charged to the cgroup, while
-//! the read waits. A 2 MiB page takes one fault where 4 KiB pages take 512: the read
+//! Content-Length. A 2 MiB page takes one fault where 4 KiB pages take 512: the read
 //! of that body took 28 to 35 ms against 38 to 40 without the advice (A/B, debug log's
-//! `read_seconds`), with the same peak RSS. The joined containers were tried too, and
-//! left out: that buffer grows past its first guess, and advised it cost 10 to 20 MiB
-//! of peak RSS for no gain measurable above the machine's noise. Where the kernel has
-//! transparent huge pages off (`never`), the advice does nothing.
+//! `read_seconds`), with the same peak RSS, when each read filled a new buffer. Now the
+//! buffer is kept from read to read (`spare_buffers`), so the advice pays on
+//! the first read and wherever the body outgrows its buffer, and the huge pages save
+//! TLB misses on every read. The joined containers were tried too, and left out: that
+//! buffer grows past its first guess, and advised it cost 10 to 20 MiB of peak RSS for
+//! no gain measurable above the machine's noise. Where the kernel has transparent huge
+//! pages off (`never`), the advice does nothing.
 
 /// The size of a transparent huge page on x86-64 and (with 4 KiB pages) arm64.
 const HUGE_PAGE: usize = 2 * 1024 * 1024;

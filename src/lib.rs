@@ -30,7 +30,8 @@
 //! Leaves that any step may use: [`quantity`] (Kubernetes' quantity grammar, exactly),
 //! [`duration`] (durations as flags and Go write them), [`scope`] (namespace filters,
 //! the label selector and shards), [`string_pool`] (one allocation per name),
-//! [`huge_pages`] (the list body read onto huge pages) and [`telemetry`] (logging).
+//! [`huge_pages`] (the list body read onto huge pages), [`spare_buffers`] (a read's
+//! large buffers kept for the next) and [`telemetry`] (logging).
 //!
 //! One scrape of `/metrics`: [`web::routes`] negotiates format and gzip
 //! ([`exposition::negotiate`]) and asks the [`Scraper`] for an exposition. Unless a read
@@ -58,6 +59,7 @@ pub mod quantity;
 pub mod reading;
 pub mod scope;
 pub mod sources;
+pub mod spare_buffers;
 pub mod string_pool;
 pub mod telemetry;
 pub mod web;

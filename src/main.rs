@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use metrics_server_prom::config::Cli;
-use metrics_server_prom::{commands, telemetry};
+use metrics_server_prom::{commands, spare_buffers, telemetry};
 
 fn main() -> ExitCode {
     return_large_buffers_to_the_kernel();
@@ -21,16 +21,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// A read's large buffers (the list bodies, the joined series, the compressed text)
-/// are allocated and freed once per read. glibc keeps freed blocks for reuse and
-/// raises its mmap threshold as large blocks are freed, so each read's buffers would
-/// stay resident; a fixed 1 MiB threshold maps them from the kernel and gives them back
-/// when freed. At 150,000 pods this takes peak RSS from about 170 MB to about 110 MB
-/// (BENCHMARKS.md).
+/// Buffers of a megabyte or more are mapped from the kernel and given back when freed.
+/// glibc would otherwise raise its mmap threshold as large blocks are freed and keep
+/// whatever a read happened to free, in pieces the next read may not fit; at 150,000
+/// pods that took peak RSS from about 110 MB to about 170 MB (BENCHMARKS.md). What is
+/// worth keeping between reads is kept on purpose, whole ([`spare_buffers`]).
 fn return_large_buffers_to_the_kernel() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; it runs before any other thread.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, spare_buffers::MAPPED_BYTES as i32);
     }
 }

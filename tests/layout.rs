@@ -6,7 +6,14 @@ use std::path::Path;
 
 /// The top-level modules in path order; a leaf group shares a rank.
 const ORDER: &[&[&str]] = &[
-    &["duration", "huge_pages", "quantity", "scope", "string_pool"],
+    &[
+        "duration",
+        "huge_pages",
+        "quantity",
+        "scope",
+        "spare_buffers",
+        "string_pool",
+    ],
     &["config"],
     &["telemetry"],
     &["connect"],

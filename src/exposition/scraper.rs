@@ -22,7 +22,7 @@ use bytes::Bytes;
 use crate::exposition::render::{self, Exposition, Format, StreamedExposition, Wanted};
 use crate::exposition::self_metrics::SelfMetrics;
 use crate::reading::requirements::{RequirementWatches, Requirements};
-use crate::reading::usage::{ClusterUsage, Problems};
+use crate::reading::usage::{ClusterUsage, Half, Problems, SpareContainers};
 use crate::scope::Scope;
 use crate::sources::metrics_api::{ListBody, MetricsApi, MetricsList, ReadError};
 use crate::sources::pod_index::PodIndex;
@@ -60,6 +60,8 @@ pub struct Scraper {
     latest: Mutex<Option<Arc<Reading>>>,
     /// The read in flight, and when it started.
     in_flight: Mutex<Option<(SharedRead, Instant)>>,
+    /// The expired reading's containers, emptied, for the next join to fill.
+    spare_containers: SpareContainers,
     read_warnings: Throttle,
     quantity_warnings: Throttle,
     #[cfg(test)]
@@ -100,6 +102,7 @@ impl Scraper {
             resources: None,
             latest: Mutex::new(None),
             in_flight: Mutex::new(None),
+            spare_containers: SpareContainers::default(),
             read_warnings: Throttle::new(WARNING_INTERVAL),
             quantity_warnings: Throttle::new(WARNING_INTERVAL),
             #[cfg(test)]
@@ -260,12 +263,16 @@ impl Scraper {
         }
         let started = Instant::now();
         // The expired reading will not be served again: free it before the new one is
-        // built, so that a large cluster's usage is held once, not twice; on a blocking
-        // thread, while this one waits for the lists (freeing a large cluster's series
-        // takes milliseconds, which the read need not wait for).
-        if let Some(expired) = lock(&self.latest).take() {
-            tokio::task::spawn_blocking(move || drop(expired));
-        }
+        // built, so that a large cluster's usage is held once, not twice, and keep its
+        // containers' buffer for the join; on a blocking thread, while this one waits
+        // for the lists (freeing a large cluster's series takes milliseconds).
+        let expired = lock(&self.latest).take();
+        let scraper = self.clone();
+        let emptied = tokio::task::spawn_blocking(move || {
+            if let Some(expired) = expired {
+                scraper.keep_buffers(expired);
+            }
+        });
         let (pods, nodes) = tokio::join!(self.read_pods(), self.read_nodes());
         if pods.is_some() && !self.pods.is_synced() {
             // Early scrapes: give the first pod list a chance, rather than export
@@ -278,6 +285,8 @@ impl Scraper {
             let _ = tokio::time::timeout(remaining, resources.synced()).await;
         }
         let read_took = started.elapsed();
+        // Its buffer is kept (or it was in use elsewhere) before the join takes one.
+        let _ = emptied.await;
         let scraper = self.clone();
         let (joined, resources) = tokio::task::spawn_blocking(move || {
             let usage = scraper.join(pods, nodes);
@@ -300,6 +309,20 @@ impl Scraper {
         });
         *lock(&self.latest) = Some(reading.clone());
         reading
+    }
+
+    /// Frees an expired reading, keeping its containers' buffer for the next join
+    /// unless a scrape or the usage API still holds it.
+    fn keep_buffers(&self, expired: Arc<Reading>) {
+        let Ok(reading) = Arc::try_unwrap(expired) else {
+            return;
+        };
+        let Ok(usage) = Arc::try_unwrap(reading.usage) else {
+            return;
+        };
+        if let Some(containers) = usage.containers {
+            self.spare_containers.keep(Half::First, containers);
+        }
     }
 
     /// A read that did not finish (it panicked): counted and logged as an internal
@@ -400,12 +423,21 @@ impl Scraper {
             Some(_) => node_list.is_some(),
         };
         let (usage, problems, pods_decoded) = self.pods.with(|index| {
-            ClusterUsage::from_bodies(pods.as_deref(), node_list.as_ref(), index, &self.scope)
+            ClusterUsage::from_bodies(
+                pods.as_deref(),
+                node_list.as_ref(),
+                index,
+                &self.scope,
+                &self.spare_containers,
+            )
         });
         let pods_ok = self.counted(MetricsList::Pods, pods_decoded).is_some();
         self.metrics.set_up(pods.is_some() && pods_ok && nodes_ok);
         self.metrics.set_pod_index_pods(self.pods.len());
         self.record(&problems);
+        drop(node_list);
+        let bodies = pods.into_iter().flatten().chain(nodes.flatten());
+        bodies.for_each(|body| self.api.keep_body(body));
         usage
     }
 
@@ -485,9 +517,14 @@ mod tests {
 
     /// A scraper of a simulated cluster, reading on every scrape, with `timeout`.
     async fn simulated(timeout: Duration) -> (simulator::RunningSimulator, Arc<Scraper>) {
-        let cluster = simulator::start(&simulator::SimulateArgs::default())
-            .await
-            .unwrap();
+        simulated_with(simulator::SimulateArgs::default(), timeout).await
+    }
+
+    async fn simulated_with(
+        args: simulator::SimulateArgs,
+        timeout: Duration,
+    ) -> (simulator::RunningSimulator, Arc<Scraper>) {
+        let cluster = simulator::start(&args).await.unwrap();
         let connection = Connection::unauthenticated(cluster.url(), "simulated").unwrap();
         let api = MetricsApi::new(connection.bounded_client(timeout).unwrap());
         let scope = Arc::new(Scope::default());
@@ -542,6 +579,40 @@ mod tests {
             scraper.liveness(),
             Err("the pod watch has stopped".to_owned())
         );
+        cluster.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_read_fills_the_buffers_of_the_expired_one() {
+        // Pods enough for a pod list body and joined containers of over a megabyte.
+        let args = simulator::SimulateArgs {
+            pods: 20_000,
+            nodes: 100,
+            tick: Duration::ZERO,
+            ..Default::default()
+        };
+        let (cluster, scraper) = simulated_with(args, Duration::from_secs(30)).await;
+        let first = scraper.reading().await;
+        let containers = first.usage.containers.as_ref().unwrap();
+        assert!(containers.len() > 20_000);
+        let (address, count) = (containers.as_ptr(), containers.len());
+        assert_eq!(scraper.api.spare_bodies(), 1, "the pod list's body is kept");
+        drop(first);
+
+        let second = scraper.reading().await;
+        let containers = second.usage.containers.as_ref().unwrap();
+        assert_eq!(containers.len(), count);
+        assert_eq!(containers.as_ptr(), address, "the expired reading's buffer");
+
+        // A reading still held elsewhere (a scrape sending it) is not taken from.
+        let third = scraper.reading().await;
+        let containers = third.usage.containers.as_ref().unwrap();
+        assert_ne!(
+            containers.as_ptr(),
+            address,
+            "the second reading was still held"
+        );
+        assert_eq!(second.usage.containers.as_ref().unwrap().len(), count);
         cluster.shutdown().await;
     }
 

@@ -15,6 +15,7 @@ use crate::sources::metrics_api::{
 };
 use crate::sources::pod_index::{self, Pods};
 use crate::sources::pod_labels::PodLabels;
+use crate::spare_buffers::SpareBuffers;
 use crate::string_pool::{HashMap, HashSet, HashSetExt, StringPool};
 
 /// One container's usage. Its pod's labels (names, node, IP and their label text) are
@@ -213,23 +214,25 @@ impl ClusterUsage {
     /// they are joined. A body that does not decode fails the pods, with its error.
     /// Protobuf lists of more than [`PARALLEL_JOIN_PODS`] pods are decoded and joined in
     /// two halves on two threads; one large list is cut in two near its middle without
-    /// walking its items first.
+    /// walking its items first. The containers are written into buffers from `spare`
+    /// where it has them, and a buffer the join empties goes back to it.
     pub fn from_bodies(
         pod_bodies: Option<&[ListBody]>,
         nodes: Option<&NodeMetricsList>,
         index: &Pods,
         scope: &Scope,
+        spare: &SpareContainers,
     ) -> (ClusterUsage, Problems, Result<(), ReadError>) {
         let mut decoded = Ok(());
         let joined = pod_bodies.and_then(|bodies| {
             let mut turn = Turn::take();
-            let cut = join_cut_in_two(bodies, index, scope, &mut turn);
+            let cut = join_cut_in_two(bodies, index, scope, spare, &mut turn);
             let joined = cut.unwrap_or_else(|| match protobuf_items(bodies) {
                 Some(Ok(items)) if items.len() > PARALLEL_JOIN_PODS => {
-                    join_in_halves(&items, index, scope, &mut turn)
+                    join_in_halves(&items, index, scope, spare, &mut turn)
                 }
                 Some(Err(error)) => Err(error),
-                _ => join_serially(bodies, index, scope, &turn),
+                _ => join_serially(bodies, index, scope, spare, &turn),
             });
             joined.map_err(|error| decoded = Err(error)).ok()
         });
@@ -279,6 +282,11 @@ impl ClusterUsage {
     }
 }
 
+/// Room for the containers of about `pods` pods.
+fn room_for(pods: usize) -> usize {
+    pods * 2
+}
+
 /// Pods in a protobuf list above which the join runs in two halves on two threads.
 pub const PARALLEL_JOIN_PODS: usize = 4096;
 
@@ -288,6 +296,18 @@ const PARALLEL_JOIN_BYTES: usize = 256 * 1024;
 
 /// A join's result: the containers and what went wrong.
 type Joined = (Vec<ContainerUsage>, Problems);
+
+/// The buffers a read's containers were joined into, kept for the next read's join
+/// ([`SpareBuffers`]): by the half of a join that fills them, the first half's being
+/// the whole list's, with the second's appended to it.
+pub type SpareContainers = SpareBuffers<Half, ContainerUsage>;
+
+/// A half of a join in halves; a serial join is all first half.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Half {
+    First,
+    Second,
+}
 
 /// Every item of `bodies` when all are protobuf; `None` when one is JSON.
 fn protobuf_items(bodies: &[ListBody]) -> Option<Result<Vec<PodItem<'_>>, ReadError>> {
@@ -305,9 +325,14 @@ fn join_serially(
     bodies: &[ListBody],
     index: &Pods,
     scope: &Scope,
+    spare: &SpareContainers,
     turn: &Turn,
 ) -> Result<Joined, ReadError> {
-    let mut join = PodJoin::new(index, scope, turn);
+    let containers = spare.take(
+        &Half::First,
+        room_for(index.values().map(|n| n.len()).sum()),
+    );
+    let mut join = PodJoin::for_pods(index, scope, containers, turn, 0);
     for body in bodies {
         body.for_each_pod(|pod| join.add(&pod))?;
     }
@@ -324,6 +349,7 @@ fn join_cut_in_two(
     bodies: &[ListBody],
     index: &Pods,
     scope: &Scope,
+    spare: &SpareContainers,
     turn: &mut Turn,
 ) -> Option<Result<Joined, ReadError>> {
     let [body] = bodies else { return None };
@@ -338,7 +364,7 @@ fn join_cut_in_two(
         index,
         scope,
         turn,
-        [pods, pods / 2],
+        buffers_for_halves(spare, [pods, pods / 2]),
         cut,
         |join| ListBody::for_each_pod_in(&fields[..cut], |pod| join.add(&pod)),
         |join| ListBody::for_each_pod_in(&fields[cut..], |pod| join.add(&pod)),
@@ -347,13 +373,15 @@ fn join_cut_in_two(
         turn.next();
         return None;
     };
-    Some(second.and_then(|second| match put_together(first, second) {
-        Some(joined) => Ok(joined),
-        None => {
-            turn.next();
-            join_serially(bodies, index, scope, turn)
-        }
-    }))
+    Some(
+        second.and_then(|second| match put_together(first, second, spare) {
+            Some(joined) => Ok(joined),
+            None => {
+                turn.next();
+                join_serially(bodies, index, scope, spare, turn)
+            }
+        }),
+    )
 }
 
 /// Decodes and joins the first half of `items` here and the second on another thread,
@@ -363,6 +391,7 @@ fn join_in_halves(
     items: &[PodItem<'_>],
     index: &Pods,
     scope: &Scope,
+    spare: &SpareContainers,
     turn: &mut Turn,
 ) -> Result<Joined, ReadError> {
     let (first, second) = items.split_at(items.len() / 2);
@@ -370,29 +399,29 @@ fn join_in_halves(
         index,
         scope,
         turn,
-        [items.len(), second.len()],
+        buffers_for_halves(spare, [items.len(), second.len()]),
         first.len(),
         |join| join.add_items(first),
         |join| join.add_items(second),
     );
-    if let Some(joined) = put_together(first_join?, second_join?) {
+    if let Some(joined) = put_together(first_join?, second_join?, spare) {
         return Ok(joined);
     }
     turn.next();
-    let mut join = PodJoin::new(index, scope, turn);
+    let containers = spare.take(&Half::First, room_for(items.len()));
+    let mut join = PodJoin::for_pods(index, scope, containers, turn, 0);
     join.add_items(items)?;
     Ok(join.finish())
 }
 
 /// Two halves of one list joined at once: the first here, the second on another
-/// thread, with room for `rooms` pods each (the first's for all, since the second's
-/// containers are appended to it, so nothing grows twice), the second's places in the
-/// list from `second_place`.
+/// thread, each into its buffer of `buffers`, the second's places in the list from
+/// `second_place`.
 fn join_on_two_threads<'i>(
     index: &'i Pods,
     scope: &'i Scope,
     turn: &Turn,
-    rooms: [usize; 2],
+    buffers: [Vec<ContainerUsage>; 2],
     second_place: usize,
     first: impl FnOnce(&mut PodJoin<'i>) -> Result<(), ReadError>,
     second: impl FnOnce(&mut PodJoin<'i>) -> Result<(), ReadError> + Send,
@@ -400,25 +429,41 @@ fn join_on_two_threads<'i>(
     Result<PodJoin<'i>, ReadError>,
     Result<PodJoin<'i>, ReadError>,
 ) {
-    let [first_room, second_room] = rooms;
+    let [first_containers, second_containers] = buffers;
     std::thread::scope(|threads| {
         let second = threads.spawn(move || {
-            let mut join = PodJoin::for_pods(index, scope, second_room, turn, second_place);
+            let mut join = PodJoin::for_pods(index, scope, second_containers, turn, second_place);
             second(&mut join).map(|()| join)
         });
-        let mut join = PodJoin::for_pods(index, scope, first_room, turn, 0);
+        let mut join = PodJoin::for_pods(index, scope, first_containers, turn, 0);
         let first = first(&mut join).map(|()| join);
         (first, second.join().expect("a join thread panicked"))
     })
 }
 
+/// Buffers for the two halves of a join, with room for the containers of `pods` pods
+/// each (the first's for all, since the second's containers are appended to it, so
+/// nothing grows twice).
+fn buffers_for_halves(spare: &SpareContainers, pods: [usize; 2]) -> [Vec<ContainerUsage>; 2] {
+    let [first, second] = pods;
+    [
+        spare.take(&Half::First, room_for(first)),
+        spare.take(&Half::Second, room_for(second)),
+    ]
+}
+
 /// The joins of two halves of a list put together in order; `None` where a pod was
-/// taken from both in a way only a serial join gets right.
-fn put_together<'i>(mut first: PodJoin<'i>, second: PodJoin<'i>) -> Option<Joined> {
+/// taken from both in a way only a serial join gets right. The second's buffer, emptied
+/// into the first's, goes back to `spare`.
+fn put_together<'i>(
+    mut first: PodJoin<'i>,
+    second: PodJoin<'i>,
+    spare: &SpareContainers,
+) -> Option<Joined> {
     if first.overlaps(&second) {
         return None;
     }
-    first.append(second);
+    spare.keep(Half::Second, first.append(second));
     Some(first.finish())
 }
 
@@ -478,15 +523,22 @@ struct PodJoin<'i> {
 impl<'i> PodJoin<'i> {
     fn new(index: &'i Pods, scope: &'i Scope, turn: &Turn) -> Self {
         let pods = index.values().map(|names| names.len()).sum::<usize>();
-        Self::for_pods(index, scope, pods, turn, 0)
+        Self::for_pods(index, scope, Vec::with_capacity(room_for(pods)), turn, 0)
     }
 
-    /// A join with room for about `pods` pods, the first of them at `place` in the list.
-    fn for_pods(index: &'i Pods, scope: &'i Scope, pods: usize, turn: &Turn, place: usize) -> Self {
+    /// A join into `containers` (empty), the first of its pods at `place` in the list.
+    fn for_pods(
+        index: &'i Pods,
+        scope: &'i Scope,
+        containers: Vec<ContainerUsage>,
+        turn: &Turn,
+        place: usize,
+    ) -> Self {
+        debug_assert!(containers.is_empty());
         PodJoin {
             index,
             scope,
-            containers: Vec::with_capacity(pods * 2),
+            containers,
             number: u64::from(turn.number()) << 32,
             place: place as u32,
             misordered: false,
@@ -585,8 +637,9 @@ impl<'i> PodJoin<'i> {
                 .any(|pod| other.seen_unknown.contains(pod))
     }
 
-    /// Takes on `later`'s pods, which follow this join's.
-    fn append(&mut self, later: Self) {
+    /// Takes on `later`'s pods, which follow this join's; returns `later`'s buffer,
+    /// emptied.
+    fn append(&mut self, later: Self) -> Vec<ContainerUsage> {
         let PodJoin {
             mut containers,
             problems,
@@ -598,6 +651,7 @@ impl<'i> PodJoin<'i> {
             .extend(problems.invalid_quantities);
         self.problems.pods_without_metadata += problems.pods_without_metadata;
         self.problems.duplicates += problems.duplicates;
+        containers
     }
 }
 
@@ -761,8 +815,8 @@ mod tests {
         let scope = Scope::default();
         let turn = Turn::take();
         // The pod is at place 0 of the first half and place 5 of the second.
-        let mut first = PodJoin::for_pods(&index, &scope, 1, &turn, 0);
-        let mut second = PodJoin::for_pods(&index, &scope, 1, &turn, 5);
+        let mut first = PodJoin::for_pods(&index, &scope, Vec::new(), &turn, 0);
+        let mut second = PodJoin::for_pods(&index, &scope, Vec::new(), &turn, 5);
         first.add(pod);
         second.add(pod);
         assert!(!first.overlaps(&second), "in list order: a plain duplicate");
@@ -770,8 +824,8 @@ mod tests {
 
         let mut turn = turn;
         turn.next();
-        let mut first = PodJoin::for_pods(&index, &scope, 1, &turn, 0);
-        let mut second = PodJoin::for_pods(&index, &scope, 1, &turn, 5);
+        let mut first = PodJoin::for_pods(&index, &scope, Vec::new(), &turn, 0);
+        let mut second = PodJoin::for_pods(&index, &scope, Vec::new(), &turn, 5);
         second.add(pod);
         first.add(pod);
         assert!(first.overlaps(&second), "the later copy was taken");
@@ -868,12 +922,17 @@ mod tests {
         ListBody {
             bytes: bytes.into(),
             encoding: crate::sources::metrics_api::ContentType::Protobuf,
+            path: String::new(),
         }
     }
 
     /// Pods enough for two halves; one in ten unknown to the index, one invalid.
     fn many_pods() -> (Vec<(String, String)>, Pods) {
-        let pods: Vec<(String, String)> = (0..2 * PARALLEL_JOIN_PODS + 3)
+        pods_and_index(2 * PARALLEL_JOIN_PODS + 3)
+    }
+
+    fn pods_and_index(count: usize) -> (Vec<(String, String)>, Pods) {
+        let pods: Vec<(String, String)> = (0..count)
             .map(|i| match i {
                 7 => ("shop".to_owned(), "bad-7".to_owned()),
                 _ => (format!("ns-{}", i % 13), format!("pod-{i}")),
@@ -894,6 +953,7 @@ mod tests {
             std::slice::from_ref(body),
             index,
             &Scope::default(),
+            &SpareContainers::default(),
             &Turn::take(),
         )
         .unwrap()
@@ -907,6 +967,7 @@ mod tests {
             None,
             index,
             &Scope::default(),
+            &SpareContainers::default(),
         );
         decoded.unwrap();
         let containers = usage.containers.unwrap();
@@ -955,6 +1016,38 @@ mod tests {
     }
 
     #[test]
+    fn a_join_in_halves_writes_into_the_kept_buffers_and_keeps_the_second() {
+        // Enough pods that each half's buffer is large enough to keep.
+        let (pods, index) = pods_and_index(8 * PARALLEL_JOIN_PODS);
+        let body = protobuf_body(&pods);
+        let (serial, _) = serially(&body, &index);
+        let spare = SpareContainers::default();
+        let join = || {
+            let (usage, _, decoded) = ClusterUsage::from_bodies(
+                Some(std::slice::from_ref(&body)),
+                None,
+                &index,
+                &Scope::default(),
+                &spare,
+            );
+            decoded.unwrap();
+            usage.containers.unwrap()
+        };
+        let containers = join();
+        assert_eq!(containers, serial);
+        assert_eq!(
+            spare.len(),
+            1,
+            "the second half's buffer, emptied into the first's"
+        );
+        let address = containers.as_ptr();
+        spare.keep(Half::First, containers);
+        let again = join();
+        assert_eq!(again, serial);
+        assert_eq!(again.as_ptr(), address, "written into the kept buffer");
+    }
+
+    #[test]
     fn a_pod_listed_in_both_halves_is_exported_once_as_serially() {
         let (mut pods, index) = many_pods();
         // A known pod of the first half and an unknown one, listed again in the second.
@@ -973,12 +1066,14 @@ mod tests {
             let body = ListBody {
                 bytes: bytes.into(),
                 encoding: body.encoding,
+                path: String::new(),
             };
             let (usage, _, decoded) = ClusterUsage::from_bodies(
                 Some(std::slice::from_ref(&body)),
                 None,
                 &index,
                 &Scope::default(),
+                &SpareContainers::default(),
             );
             decoded.is_err() && usage.containers.is_none()
         };

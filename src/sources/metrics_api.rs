@@ -18,6 +18,7 @@ use super::protobuf;
 pub use crate::config::ContentType;
 use crate::connect::{describe_error, is_timeout, BoundedClient};
 use crate::huge_pages;
+use crate::spare_buffers::SpareBuffers;
 
 pub const GROUP: &str = "metrics.k8s.io";
 
@@ -285,6 +286,9 @@ impl<'a> NodeMetricsList<'a> {
 pub struct ListBody {
     pub bytes: Bytes,
     pub encoding: ContentType,
+    /// The path it was read from, under which its buffer is kept for the next read of
+    /// the same list ([`MetricsApi::keep_body`]).
+    pub path: String,
 }
 
 /// One PodMetrics of a protobuf list body, not decoded yet (see [`ListBody::pod_items`]).
@@ -484,6 +488,9 @@ pub struct MetricsApi {
     version: Mutex<Option<&'static str>>,
     /// `--selector`, sent as `labelSelector` with the PodMetrics lists.
     label_selector: Option<String>,
+    /// The last read's large bodies by path, for the next read of each to fill
+    /// ([`MetricsApi::keep_body`]).
+    spare_bodies: SpareBuffers<String, u8>,
 }
 
 impl MetricsApi {
@@ -521,6 +528,7 @@ impl MetricsApi {
             encoding: ContentType::Protobuf,
             version: Mutex::new(None),
             label_selector: None,
+            spare_bodies: SpareBuffers::default(),
         }
     }
 
@@ -559,6 +567,19 @@ impl MetricsApi {
             None => path,
         };
         self.get(&path, self.encoding).await
+    }
+
+    /// Keeps the buffer of a body that has been decoded, for a later read to fill
+    /// (a large one, and only where nothing else holds it).
+    pub fn keep_body(&self, body: ListBody) {
+        if let Ok(buffer) = body.bytes.try_into_mut() {
+            self.spare_bodies.keep(body.path, buffer.into());
+        }
+    }
+
+    /// How many bodies' buffers are kept for the next read.
+    pub fn spare_bodies(&self) -> usize {
+        self.spare_bodies.len()
     }
 
     /// The NodeMetricsList body.
@@ -603,7 +624,14 @@ impl MetricsApi {
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        let body = collect(response.into_body(), length, self.max_response_bytes).await?;
+        let buffer = self.spare_bodies.take(path, length.unwrap_or(0));
+        let body = collect(
+            response.into_body(),
+            buffer,
+            length,
+            self.max_response_bytes,
+        )
+        .await?;
         if !status.is_success() {
             let mut message = status_message(&body);
             if status == http::StatusCode::FORBIDDEN {
@@ -621,14 +649,16 @@ impl MetricsApi {
         Ok(ListBody {
             bytes: body,
             encoding,
+            path: path.to_owned(),
         })
     }
 }
 
-/// Reads a body into one buffer, sized up front when the length is known: a large
-/// list is held once, not once in chunks and again joined.
+/// Reads a body into `buffer` (empty, and with room for `length` when the server said
+/// it): a large list is held once, not once in chunks and again joined.
 async fn collect(
     mut body: kube::client::Body,
+    mut buffer: Vec<u8>,
     length: Option<usize>,
     limit: usize,
 ) -> Result<Bytes, ReadError> {
@@ -636,7 +666,6 @@ async fn collect(
     if length.is_some_and(|length| length > limit) {
         return Err(too_large());
     }
-    let mut buffer = Vec::with_capacity(length.unwrap_or(0));
     huge_pages::advise(&mut buffer);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(transport_error)?;
