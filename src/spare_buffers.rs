@@ -1,14 +1,15 @@
-//! Large buffers kept from one read for the next: the list body, the joined containers.
+//! Large buffers kept from one read for the next: the list body, the joined containers,
+//! the gzip renderings.
 //!
 //! A buffer of a megabyte or more is mapped from the kernel when allocated and given
 //! back when freed (the exporter's `main` sets glibc's mmap threshold, so that memory
 //! between reads is not kept by chance). Each cold scrape would then write its list
-//! body and its joined series into fresh pages, and every fresh page costs a fault and
-//! the kernel's zeroing of it: at 150,000 pods, on a virtual machine that returns free
-//! pages to its host, about a quarter of a cold scrape's CPU (BENCHMARKS.md). Kept
-//! here instead, the same pages serve every read. They are held between reads, so the
-//! resident size between scrapes is about the peak during one; the peak itself does not
-//! grow, since these buffers were all live at once during a read anyway.
+//! body, its joined series and its compressed text into fresh pages, and every fresh
+//! page costs a fault and the kernel's zeroing of it: at 150,000 pods some 15,000
+//! faults a scrape, and on a virtual machine that hands free pages back to its host a
+//! quarter of the scrape's CPU (BENCHMARKS.md). Kept here instead, the same pages serve
+//! every read. They are held between reads, so the resident size between scrapes is
+//! about the peak during one.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;

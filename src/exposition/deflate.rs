@@ -43,6 +43,12 @@ mod by_isal {
 
     impl RawDeflate {
         pub fn new() -> Self {
+            Self::writing_into(Vec::new())
+        }
+
+        /// A stream whose bytes are appended to `out` (a buffer kept from an earlier
+        /// stream, so that its pages are not faulted in again).
+        pub fn writing_into(out: Vec<u8>) -> Self {
             let layout = Layout::new::<isal::isal_zstream>();
             // SAFETY: the layout is the stream's own (not zero-sized); all-zero bytes are a
             // valid isal_zstream (integers, arrays of integers and null pointers), and the
@@ -66,7 +72,7 @@ mod by_isal {
             RawDeflate {
                 stream,
                 _level_buf: level_buf,
-                out: Vec::new(),
+                out,
             }
         }
 
@@ -162,7 +168,12 @@ mod by_zlib {
 
     impl RawDeflate {
         pub fn new() -> Self {
-            RawDeflate(DeflateEncoder::new(Vec::new(), Compression::fast()))
+            Self::writing_into(Vec::new())
+        }
+
+        /// A stream whose bytes are appended to `out`.
+        pub fn writing_into(out: Vec<u8>) -> Self {
+            RawDeflate(DeflateEncoder::new(out, Compression::fast()))
         }
 
         /// Compresses `text` onto the stream.
@@ -233,6 +244,20 @@ mod tests {
                     two.write(&second);
                     joined.extend(two.finish(true));
                     assert_eq!(inflate(&joined), [first, second].concat());
+                }
+
+                #[test]
+                fn a_stream_written_into_a_buffer_follows_what_it_holds() {
+                    let text = text(1_000);
+                    let mut buffer = Vec::with_capacity(1 << 20);
+                    buffer.extend_from_slice(b"header");
+                    let address = buffer.as_ptr();
+                    let mut deflate = <$deflate>::writing_into(buffer);
+                    deflate.write(&text);
+                    let written = deflate.finish(true);
+                    assert_eq!(written.as_ptr(), address, "the same buffer");
+                    assert_eq!(&written[..6], b"header");
+                    assert_eq!(inflate(&written[6..]), text);
                 }
 
                 #[test]

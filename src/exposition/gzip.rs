@@ -11,6 +11,7 @@
 use bytes::Bytes;
 
 use super::deflate::RawDeflate;
+use crate::spare_buffers::SpareBuffers;
 
 /// One part of an exposition: writes its text, a chunk at a time, to the sink given.
 /// The sink reads the chunk or takes it; the part clears it and writes on.
@@ -18,6 +19,27 @@ pub type Part<'a> = Box<dyn FnOnce(&mut dyn FnMut(&mut Vec<u8>)) + Send + 'a>;
 
 /// The fixed gzip header: deflate, no name or comment, no time, unknown OS.
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+/// The buffers of compressed expositions, kept from one reading for the next
+/// ([`SpareBuffers`]): each part's deflate output by the part's place, and the body.
+pub type SpareGzip = SpareBuffers<GzipBuffer, u8>;
+
+/// What a buffer of [`SpareGzip`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GzipBuffer {
+    /// The deflate output of the part at this place.
+    Part(usize),
+    /// A whole gzip body.
+    Body,
+}
+
+/// Keeps the buffer of a body made by [`compressed_in_parts`] in `spare`, unless it is
+/// still held elsewhere (a response being sent).
+pub fn keep_body(spare: &SpareGzip, body: Bytes) {
+    if let Ok(buffer) = body.try_into_mut() {
+        spare.keep(GzipBuffer::Body, buffer.into());
+    }
+}
 
 /// What one part became: its deflate bytes, and the checksum and length of its text.
 struct Compressed {
@@ -27,16 +49,23 @@ struct Compressed {
 }
 
 /// Writes `parts` (all but the last on threads of their own) and returns their text,
-/// in order, as one gzip member.
-pub fn compressed_in_parts(parts: Vec<Part<'_>>) -> Bytes {
+/// in order, as one gzip member; in buffers from `spare` where it has them, the parts'
+/// going back to it.
+pub fn compressed_in_parts(parts: Vec<Part<'_>>, spare: &SpareGzip) -> Bytes {
     let count = parts.len();
     let compressed: Vec<Compressed> = std::thread::scope(|scope| {
         let mut parts = parts.into_iter().enumerate();
         let last = parts.next_back();
         let others: Vec<_> = parts
-            .map(|(_, part)| scope.spawn(move || compress(part, false)))
+            .map(|(place, part)| {
+                let out = spare.take(&GzipBuffer::Part(place), 0);
+                scope.spawn(move || compress(part, false, out))
+            })
             .collect();
-        let last = last.map(|(index, part)| compress(part, index + 1 == count));
+        let last = last.map(|(place, part)| {
+            let out = spare.take(&GzipBuffer::Part(place), 0);
+            compress(part, place + 1 == count, out)
+        });
         others
             .into_iter()
             .map(|thread| match thread.join() {
@@ -46,18 +75,20 @@ pub fn compressed_in_parts(parts: Vec<Part<'_>>) -> Bytes {
             .chain(last)
             .collect()
     });
-    let mut out = Vec::with_capacity(
+    let mut out = spare.take(
+        &GzipBuffer::Body,
         HEADER.len() + compressed.iter().map(|c| c.deflate.len()).sum::<usize>() + 8,
     );
     out.extend_from_slice(&HEADER);
     let mut crc = crc32fast::Hasher::new();
     let mut length = 0u64;
-    for part in &compressed {
+    for (place, part) in compressed.into_iter().enumerate() {
         out.extend_from_slice(&part.deflate);
         crc.combine(&part.crc);
         length += part.length;
+        spare.keep(GzipBuffer::Part(place), part.deflate);
     }
-    if compressed.is_empty() {
+    if count == 0 {
         // An empty deflate stream: one final, empty fixed block.
         out.extend_from_slice(&[3, 0]);
     }
@@ -67,10 +98,10 @@ pub fn compressed_in_parts(parts: Vec<Part<'_>>) -> Bytes {
     Bytes::from(out)
 }
 
-/// Runs one part through its own deflate stream: closed as final when `last`, else
-/// ended with a sync flush so that the next part's stream can follow it.
-fn compress(part: Part<'_>, last: bool) -> Compressed {
-    let mut encoder = RawDeflate::new();
+/// Runs one part through its own deflate stream, into `out`: closed as final when
+/// `last`, else ended with a sync flush so that the next part's stream can follow it.
+fn compress(part: Part<'_>, last: bool, out: Vec<u8>) -> Compressed {
+    let mut encoder = RawDeflate::writing_into(out);
     let mut crc = crc32fast::Hasher::new();
     let mut length = 0u64;
     part(&mut |chunk: &mut Vec<u8>| {
@@ -106,11 +137,14 @@ mod tests {
 
     #[test]
     fn parts_make_one_gzip_member_in_order() {
-        let compressed = compressed_in_parts(vec![
-            part(50_000, "cpu"),
-            part(20_000, "memory"),
-            part(3_000, "x"),
-        ]);
+        let compressed = compressed_in_parts(
+            vec![
+                part(50_000, "cpu"),
+                part(20_000, "memory"),
+                part(3_000, "x"),
+            ],
+            &SpareGzip::default(),
+        );
         let mut expected = Vec::new();
         for (lines, word) in [(50_000, "cpu"), (20_000, "memory"), (3_000, "x")] {
             for chunk in 0..lines / 1000 {
@@ -124,9 +158,54 @@ mod tests {
         assert_eq!(length as usize, expected.len());
     }
 
+    /// About `bytes` of hexadecimal noise, which deflate cannot make much smaller.
+    fn noise(bytes: usize, seed: u64) -> Part<'static> {
+        Box::new(move |sink| {
+            let mut state = seed | 1;
+            let mut chunk = Vec::new();
+            for _ in 0..bytes / 64 {
+                for _ in 0..4 {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    chunk.extend(format!("{state:016x}").bytes());
+                }
+                if chunk.len() >= 64 * 1024 {
+                    sink(&mut chunk);
+                    chunk.clear();
+                }
+            }
+            sink(&mut chunk);
+        })
+    }
+
+    #[test]
+    fn buffers_kept_from_one_body_serve_the_next() {
+        let spare = SpareGzip::default();
+        let parts = || vec![noise(4 << 20, 1), noise(4 << 20, 2)];
+        let first = compressed_in_parts(parts(), &spare);
+        assert_eq!(spare.len(), 2, "both parts' outputs are kept");
+        let (address, text) = (first.as_ptr(), gunzip(&first));
+        assert_eq!(text.len(), 2 * (4 << 20));
+        keep_body(&spare, first);
+        assert_eq!(spare.len(), 3);
+
+        let second = compressed_in_parts(parts(), &spare);
+        assert_eq!(second.as_ptr(), address, "written into the kept body");
+        assert_eq!(gunzip(&second), text);
+        let sending = second.clone();
+        keep_body(&spare, second);
+        assert_eq!(spare.len(), 2, "a body still being sent is not kept");
+        assert_eq!(gunzip(&sending), text);
+    }
+
     #[test]
     fn empty_parts_and_no_parts_are_valid_streams() {
-        assert!(gunzip(&compressed_in_parts(vec![part(0, "a"), part(0, "b")])).is_empty());
-        assert!(gunzip(&compressed_in_parts(Vec::new())).is_empty());
+        assert!(gunzip(&compressed_in_parts(
+            vec![part(0, "a"), part(0, "b")],
+            &SpareGzip::default()
+        ))
+        .is_empty());
+        assert!(gunzip(&compressed_in_parts(Vec::new(), &SpareGzip::default())).is_empty());
     }
 }

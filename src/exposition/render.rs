@@ -21,7 +21,7 @@ use bytes::Bytes;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::registry::Registry;
 
-use super::gzip::{self, Part};
+use super::gzip::{self, Part, SpareGzip};
 pub use super::negotiate::{Format, Wanted};
 use crate::exposition::families::{
     Family, Series, CONTAINER_FAMILIES, CONTAINER_RESOURCE_FAMILIES, NODE_FAMILIES,
@@ -108,20 +108,21 @@ pub fn stream_with_resources(
 /// Renders the usage families of `usage`, then the self-metrics in `registry`, as
 /// `wanted` asks.
 pub fn render(wanted: Wanted, usage: Arc<ClusterUsage>, registry: &Registry) -> Exposition {
-    render_with_resources(wanted, usage, None, registry)
+    render_with_resources(wanted, usage, None, registry, &SpareGzip::default())
 }
 
 /// [`render`], with the requests, limits and capacities of `resources` after the usage
-/// families (`--resources`).
+/// families (`--resources`), gzip-encoded into buffers from `spare` where it has them.
 pub fn render_with_resources(
     wanted: Wanted,
     usage: Arc<ClusterUsage>,
     resources: Option<Arc<Requirements>>,
     registry: &Registry,
+    spare: &SpareGzip,
 ) -> Exposition {
     let parts = parts(wanted.format, &usage, resources.as_deref(), registry);
     let body = if wanted.gzip {
-        gzip::compressed_in_parts(parts)
+        gzip::compressed_in_parts(parts, spare)
     } else {
         Bytes::from(concatenated(parts))
     };

@@ -19,6 +19,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
+use crate::exposition::gzip::{self, SpareGzip};
 use crate::exposition::render::{self, Exposition, Format, StreamedExposition, Wanted};
 use crate::exposition::self_metrics::SelfMetrics;
 use crate::reading::requirements::{RequirementWatches, Requirements};
@@ -62,6 +63,8 @@ pub struct Scraper {
     in_flight: Mutex<Option<(SharedRead, Instant)>>,
     /// The expired reading's containers, emptied, for the next join to fill.
     spare_containers: SpareContainers,
+    /// The buffers of the expired reading's gzip renderings, for the next to fill.
+    spare_gzip: SpareGzip,
     read_warnings: Throttle,
     quantity_warnings: Throttle,
     #[cfg(test)]
@@ -103,6 +106,7 @@ impl Scraper {
             latest: Mutex::new(None),
             in_flight: Mutex::new(None),
             spare_containers: SpareContainers::default(),
+            spare_gzip: SpareGzip::default(),
             read_warnings: Throttle::new(WARNING_INTERVAL),
             quantity_warnings: Throttle::new(WARNING_INTERVAL),
             #[cfg(test)]
@@ -231,6 +235,7 @@ impl Scraper {
                 reading.usage.clone(),
                 reading.resources.clone(),
                 self.metrics.registry(),
+                &self.spare_gzip,
             );
             tracing::debug!(
                 render_seconds = started.elapsed().as_secs_f64(),
@@ -311,12 +316,16 @@ impl Scraper {
         reading
     }
 
-    /// Frees an expired reading, keeping its containers' buffer for the next join
-    /// unless a scrape or the usage API still holds it.
+    /// Frees an expired reading, keeping its containers' buffer for the next join and
+    /// its gzip bodies' for the next rendering, unless a scrape or the usage API still
+    /// holds them.
     fn keep_buffers(&self, expired: Arc<Reading>) {
         let Ok(reading) = Arc::try_unwrap(expired) else {
             return;
         };
+        for rendered in reading.gzipped.into_iter().filter_map(OnceLock::into_inner) {
+            gzip::keep_body(&self.spare_gzip, rendered.body);
+        }
         let Ok(usage) = Arc::try_unwrap(reading.usage) else {
             return;
         };
@@ -658,6 +667,7 @@ mod tests {
             reading.usage.clone(),
             reading.resources.clone(),
             scraper.metrics.registry(),
+            &SpareGzip::default(),
         );
         let whole = String::from_utf8(whole.body.to_vec()).unwrap();
         let usage = |text: &str| -> Vec<String> {
