@@ -58,13 +58,27 @@ impl<K: Eq + Hash, T> SpareBuffers<K, T> {
 
     /// Empties `buffer` and keeps it for the next [`take`](Self::take) for `use_`, in
     /// place of any kept for it, when it is large enough to be mapped from the kernel.
-    pub fn keep(&self, use_: K, mut buffer: Vec<T>) {
-        if buffer.capacity() * std::mem::size_of::<T>() < MAPPED_BYTES {
+    /// What it holds is taken as the size of its last use (see [`Self::keep_used`]).
+    pub fn keep(&self, use_: K, buffer: Vec<T>) {
+        let used = buffer.len();
+        self.keep_used(use_, buffer, used);
+    }
+
+    /// [`keep`](Self::keep) for a buffer whose last use held `used` items (it may have
+    /// been emptied already). One far larger than that use (a cluster that shrank, a
+    /// list that failed) is shrunk to twice it, so that its pages go back to the kernel.
+    pub fn keep_used(&self, use_: K, mut buffer: Vec<T>, used: usize) {
+        let item = std::mem::size_of::<T>().max(1);
+        if buffer.capacity() * item < MAPPED_BYTES {
             return;
         }
         // Emptied before the lock is taken: dropping a large cluster's series takes
         // milliseconds.
         buffer.clear();
+        let room = used.saturating_mul(2).max(MAPPED_BYTES / item);
+        if buffer.capacity() > room.saturating_mul(2) {
+            buffer.shrink_to(room);
+        }
         let replaced = self.kept().insert(use_, buffer);
         drop(replaced);
     }
@@ -87,13 +101,13 @@ mod tests {
     fn a_kept_buffer_is_taken_again_for_its_use_with_its_memory() {
         let spare = SpareBuffers::<&str, u64>::default();
         let mut buffer = spare.take(&"pods", 1 << 20);
-        buffer.extend(0..1000);
+        buffer.extend(0..1 << 19);
         let address = buffer.as_ptr();
         spare.keep("pods", buffer);
         assert_eq!(spare.len(), 1);
         let other = spare.take(&"nodes", 10);
         assert_ne!(other.as_ptr(), address, "not another use's");
-        let again = spare.take(&"pods", 1000);
+        let again = spare.take(&"pods", 1 << 19);
         assert!(again.is_empty());
         assert_eq!(again.as_ptr(), address);
         assert!(spare.is_empty());
@@ -111,11 +125,32 @@ mod tests {
         let spare = SpareBuffers::<u8, u8>::default();
         spare.keep(0, Vec::with_capacity(MAPPED_BYTES - 1));
         assert!(spare.is_empty());
-        spare.keep(0, Vec::with_capacity(2 << 20));
-        spare.keep(0, Vec::with_capacity(3 << 20));
-        spare.keep(1, Vec::with_capacity(MAPPED_BYTES));
+        spare.keep(0, vec![0; 2 << 20]);
+        spare.keep(0, vec![0; 3 << 20]);
+        spare.keep(1, vec![0; MAPPED_BYTES]);
         assert_eq!(spare.len(), 2);
         assert_eq!(spare.take(&0, 0).capacity(), 3 << 20, "the later one");
+    }
+
+    #[test]
+    fn a_buffer_far_larger_than_its_use_is_shrunk_to_twice_it() {
+        let spare = SpareBuffers::<u8, u8>::default();
+        let mut buffer = Vec::with_capacity(64 << 20);
+        buffer.resize(3 << 20, 1);
+        spare.keep(0, buffer);
+        let kept = spare.take(&0, 0);
+        assert!(
+            kept.capacity() >= 6 << 20 && kept.capacity() < 12 << 20,
+            "{}",
+            kept.capacity()
+        );
+        // Used to a quarter of its room or more: kept as it is.
+        spare.keep_used(1, Vec::with_capacity(16 << 20), 4 << 20);
+        assert_eq!(spare.take(&1, 0).capacity(), 16 << 20);
+        // Emptied before it was kept, with nothing used: shrunk, but to no less than
+        // what is worth keeping.
+        spare.keep_used(2, Vec::with_capacity(16 << 20), 0);
+        assert!(spare.take(&2, 0).capacity() < 4 << 20);
     }
 
     #[test]

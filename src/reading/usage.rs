@@ -463,7 +463,8 @@ fn put_together<'i>(
     if first.overlaps(&second) {
         return None;
     }
-    spare.keep(Half::Second, first.append(second));
+    let used = second.containers.len();
+    spare.keep_used(Half::Second, first.append(second), used);
     Some(first.finish())
 }
 
