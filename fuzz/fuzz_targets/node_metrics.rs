@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
     let body = ListBody {
         bytes: body.to_vec().into(),
         encoding,
+        path: String::new(),
     };
     let Ok(nodes) = body.nodes() else {
         return;

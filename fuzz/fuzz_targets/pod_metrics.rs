@@ -9,7 +9,7 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use metrics_server_prom::exposition::render::{render_text, Format};
 use metrics_server_prom::exposition::self_metrics::SelfMetrics;
-use metrics_server_prom::reading::usage::{ClusterUsage, ContainerUsage};
+use metrics_server_prom::reading::usage::{ClusterUsage, ContainerUsage, SpareContainers};
 use metrics_server_prom::scope::Scope;
 use metrics_server_prom::sources::metrics_api::{ContentType, ListBody};
 use metrics_server_prom::sources::pod_index::Pods;
@@ -27,12 +27,18 @@ fuzz_target!(|data: &[u8]| {
     let body = ListBody {
         bytes: body.to_vec().into(),
         encoding,
+        path: String::new(),
     };
     let (index, scope) = (Pods::default(), Scope::default());
 
     // The streaming decoder the exporter uses, and the whole-list one `snapshot` uses.
-    let (streamed, _, streamed_result) =
-        ClusterUsage::from_bodies(Some(std::slice::from_ref(&body)), None, &index, &scope);
+    let (streamed, _, streamed_result) = ClusterUsage::from_bodies(
+        Some(std::slice::from_ref(&body)),
+        None,
+        &index,
+        &scope,
+        &SpareContainers::default(),
+    );
     let Ok(whole) = body.pods() else {
         return;
     };
