@@ -16,6 +16,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 
+use bytes::Bytes;
+
 /// The size from which glibc maps an allocation from the kernel, as `main` sets it;
 /// smaller buffers are reused from the allocator's own free lists, and not kept here.
 pub const MAPPED_BYTES: usize = 1 << 20;
@@ -90,6 +92,16 @@ impl<K: Eq + Hash, T> SpareBuffers<K, T> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl<K: Eq + Hash> SpareBuffers<K, u8> {
+    /// [`keep`](Self::keep) for bytes handed out as [`Bytes`] (a list body, a gzip
+    /// body): kept only where nothing else still holds them (a response being sent).
+    pub fn keep_bytes(&self, use_: K, bytes: Bytes) {
+        if let Ok(buffer) = bytes.try_into_mut() {
+            self.keep(use_, buffer.into());
+        }
     }
 }
 

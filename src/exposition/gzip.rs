@@ -33,14 +33,6 @@ pub enum GzipBuffer {
     Body,
 }
 
-/// Keeps the buffer of a body made by [`compressed_in_parts`] in `spare`, unless it is
-/// still held elsewhere (a response being sent).
-pub fn keep_body(spare: &SpareGzip, body: Bytes) {
-    if let Ok(buffer) = body.try_into_mut() {
-        spare.keep(GzipBuffer::Body, buffer.into());
-    }
-}
-
 /// What one part became: its deflate bytes, and the checksum and length of its text.
 struct Compressed {
     deflate: Vec<u8>,
@@ -187,14 +179,14 @@ mod tests {
         assert_eq!(spare.len(), 2, "both parts' outputs are kept");
         let (address, text) = (first.as_ptr(), gunzip(&first));
         assert_eq!(text.len(), 2 * (4 << 20));
-        keep_body(&spare, first);
+        spare.keep_bytes(GzipBuffer::Body, first);
         assert_eq!(spare.len(), 3);
 
         let second = compressed_in_parts(parts(), &spare);
         assert_eq!(second.as_ptr(), address, "written into the kept body");
         assert_eq!(gunzip(&second), text);
         let sending = second.clone();
-        keep_body(&spare, second);
+        spare.keep_bytes(GzipBuffer::Body, second);
         assert_eq!(spare.len(), 2, "a body still being sent is not kept");
         assert_eq!(gunzip(&sending), text);
     }

@@ -19,7 +19,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use crate::exposition::gzip::{self, SpareGzip};
+use crate::exposition::gzip::{GzipBuffer, SpareGzip};
 use crate::exposition::render::{self, Exposition, Format, StreamedExposition, Wanted};
 use crate::exposition::self_metrics::SelfMetrics;
 use crate::reading::requirements::{RequirementWatches, Requirements};
@@ -324,7 +324,7 @@ impl Scraper {
             return;
         };
         for rendered in reading.gzipped.into_iter().filter_map(OnceLock::into_inner) {
-            gzip::keep_body(&self.spare_gzip, rendered.body);
+            self.spare_gzip.keep_bytes(GzipBuffer::Body, rendered.body);
         }
         let Ok(usage) = Arc::try_unwrap(reading.usage) else {
             return;

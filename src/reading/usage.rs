@@ -282,6 +282,11 @@ impl ClusterUsage {
     }
 }
 
+/// How many pods the index knows.
+fn indexed_pods(index: &Pods) -> usize {
+    index.values().map(|names| names.len()).sum()
+}
+
 /// Room for the containers of about `pods` pods.
 fn room_for(pods: usize) -> usize {
     pods * 2
@@ -328,10 +333,7 @@ fn join_serially(
     spare: &SpareContainers,
     turn: &Turn,
 ) -> Result<Joined, ReadError> {
-    let containers = spare.take(
-        &Half::First,
-        room_for(index.values().map(|n| n.len()).sum()),
-    );
+    let containers = spare.take(&Half::First, room_for(indexed_pods(index)));
     let mut join = PodJoin::for_pods(index, scope, containers, turn, 0);
     for body in bodies {
         body.for_each_pod(|pod| join.add(&pod))?;
@@ -357,7 +359,7 @@ fn join_cut_in_two(
         return None;
     }
     let (fields, cut) = body.pod_list_cut()?;
-    let pods = index.values().map(|names| names.len()).sum::<usize>();
+    let pods = indexed_pods(index);
     // Places in the second half start at the cut's offset, beyond any count of the
     // first's.
     let (first, second) = join_on_two_threads(
@@ -523,8 +525,8 @@ struct PodJoin<'i> {
 
 impl<'i> PodJoin<'i> {
     fn new(index: &'i Pods, scope: &'i Scope, turn: &Turn) -> Self {
-        let pods = index.values().map(|names| names.len()).sum::<usize>();
-        Self::for_pods(index, scope, Vec::with_capacity(room_for(pods)), turn, 0)
+        let containers = Vec::with_capacity(room_for(indexed_pods(index)));
+        Self::for_pods(index, scope, containers, turn, 0)
     }
 
     /// A join into `containers` (empty), the first of its pods at `place` in the list.

@@ -572,9 +572,7 @@ impl MetricsApi {
     /// Keeps the buffer of a body that has been decoded, for a later read to fill
     /// (a large one, and only where nothing else holds it).
     pub fn keep_body(&self, body: ListBody) {
-        if let Ok(buffer) = body.bytes.try_into_mut() {
-            self.spare_bodies.keep(body.path, buffer.into());
-        }
+        self.spare_bodies.keep_bytes(body.path, body.bytes);
     }
 
     /// How many bodies' buffers are kept for the next read.
@@ -624,12 +622,11 @@ impl MetricsApi {
             .headers()
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        let buffer = self.spare_bodies.take(path, length.unwrap_or(0));
         let body = collect(
             response.into_body(),
-            buffer,
             length,
             self.max_response_bytes,
+            |room| self.spare_bodies.take(path, room),
         )
         .await?;
         if !status.is_success() {
@@ -654,18 +651,20 @@ impl MetricsApi {
     }
 }
 
-/// Reads a body into `buffer` (empty, and with room for `length` when the server said
-/// it): a large list is held once, not once in chunks and again joined.
+/// Reads a body into one buffer, from `buffer` with room for `length` when the server
+/// said it (and only once that is within `limit`): a large list is held once, not once
+/// in chunks and again joined.
 async fn collect(
     mut body: kube::client::Body,
-    mut buffer: Vec<u8>,
     length: Option<usize>,
     limit: usize,
+    buffer: impl FnOnce(usize) -> Vec<u8>,
 ) -> Result<Bytes, ReadError> {
     let too_large = || ReadError::TooLarge { limit };
     if length.is_some_and(|length| length > limit) {
         return Err(too_large());
     }
+    let mut buffer = buffer(length.unwrap_or(0));
     huge_pages::advise(&mut buffer);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(transport_error)?;
@@ -733,6 +732,29 @@ struct GroupVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_length_over_the_limit_is_refused_before_any_room_is_made() {
+        let body = kube::client::Body::from(vec![1, 2, 3]);
+        let read = collect(body, Some(1 << 40), 1 << 20, |room| {
+            panic!("room for {room} bytes asked for")
+        })
+        .await;
+        assert!(matches!(read, Err(ReadError::TooLarge { limit }) if limit == 1 << 20));
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_into_the_buffer_given() {
+        let body = kube::client::Body::from(vec![1, 2, 3]);
+        let read = collect(body, Some(3), 1 << 20, |room| {
+            let mut buffer = Vec::with_capacity(room);
+            buffer.extend_from_slice(b"stale");
+            buffer.clear();
+            buffer
+        })
+        .await;
+        assert_eq!(&read.unwrap()[..], [1, 2, 3]);
+    }
 
     #[test]
     fn decodes_metrics_server_documents() {
